@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * allocstat: per-task accounting of page faults, page zeroing and
+ * mmap_lock waits and holds.  Shared declarations.
+ */
+#ifndef ALLOCSTAT_H
+#define ALLOCSTAT_H
+
+#include <linux/atomic.h>
+#include <linux/cache.h>
+#include <linux/mm_types.h>
+#include <linux/sched.h>
+#include <linux/types.h>
+
+#define ALLOCSTAT_VERSION	"0.1.0"
+
+/* Hook groups; each one can be switched off with the hooks= parameter. */
+enum allocstat_hook {
+	ALLOCSTAT_HOOK_FAULTS,
+	ALLOCSTAT_HOOK_ZEROING,
+	ALLOCSTAT_HOOK_MMAP_LOCK,
+	ALLOCSTAT_HOOK_EXIT,
+	ALLOCSTAT_NR_HOOKS,
+};
+
+/* mmap_lock holds a task can have open at once (several mms, see KERNEL-NOTES). */
+#define ALLOCSTAT_MAX_HOLDS	4
+
+struct allocstat_lock_stat {
+	u64 count;
+	u64 wait_ns;
+	u64 wait_max_ns;
+	u64 hold_ns;
+	u64 hold_max_ns;
+};
+
+struct allocstat_hold {
+	const struct mm_struct *mm;	/* identity only, never dereferenced */
+	u64 start_ns;
+	bool write;
+};
+
+/*
+ * One row of /proc/allocstat.  The identity fields are written once, before
+ * the slot is published; the counters are written only by the task itself
+ * (every probe runs in the task's own context with preemption disabled), so
+ * they need no atomics, and each slot has cache lines of its own.  Readers
+ * use READ_ONCE and may see a row mid-update, never a torn 64-bit value.
+ */
+struct allocstat_task {
+	/* identity: a task_struct can be reused, so start_time is part of the key */
+	const struct task_struct *key;
+	u64 start_time;
+	struct allocstat_task *next;	/* hash chain, lockless push only */
+	pid_t tid;
+	pid_t tgid;
+	char comm[TASK_COMM_LEN];
+	bool valid;			/* published, see allocstat_task_lookup() */
+	bool exited;
+	bool tracked;			/* result of the track filter at filter_gen */
+	unsigned int filter_gen;
+
+	/* page faults */
+	u64 faults;
+	u64 fault_ns;
+	u64 fault_max_ns;
+	u64 vma_faults;
+	u64 vma_retry;
+
+	/* page zeroing */
+	u64 zero_pages;
+	u64 zero_ns;
+	u64 zero_huge;
+	u64 zero_alloc_pages;
+
+	/* mmap_lock */
+	struct allocstat_lock_stat lock[2];	/* [0] read, [1] write */
+	u64 trylock_fail;
+
+	/* mmap_lock state in flight */
+	const struct mm_struct *wait_mm;
+	u64 wait_start_ns;
+	bool waiting;
+	bool wait_write;
+	unsigned int nr_holds;
+	struct allocstat_hold holds[ALLOCSTAT_MAX_HOLDS];
+} ____cacheline_aligned;
+
+/* main.c */
+extern unsigned int allocstat_max_tasks;
+extern unsigned long allocstat_hooks_active;	/* bit per enum allocstat_hook */
+extern const char *const allocstat_hook_names[ALLOCSTAT_NR_HOOKS];
+extern atomic_long_t allocstat_missed;		/* events lost outside kprobe nmissed */
+
+static inline bool allocstat_hook_on(enum allocstat_hook h)
+{
+	return test_bit(h, &allocstat_hooks_active);
+}
+
+/* table.c */
+int allocstat_table_init(void);
+void allocstat_table_exit(void);
+struct allocstat_task *allocstat_task_current(void);
+struct allocstat_task *allocstat_task_find(void);
+unsigned int allocstat_epoch(void);
+void allocstat_table_reset(void);
+int allocstat_track(pid_t tgid);
+void allocstat_track_all(void);
+unsigned int allocstat_nr_rows(void);
+long allocstat_nr_dropped(void);
+unsigned int allocstat_snapshot(struct allocstat_task *dst, unsigned int max);
+size_t allocstat_table_bytes(void);
+int allocstat_exit_hook_init(void);
+void allocstat_exit_hook_exit(void);
+
+/* faults.c */
+int allocstat_faults_init(void);
+void allocstat_faults_exit(void);
+unsigned long allocstat_faults_missed(void);
+bool allocstat_vma_lock_supported(void);
+
+/* zeroing.c */
+int allocstat_zeroing_init(void);
+void allocstat_zeroing_exit(void);
+unsigned long allocstat_zeroing_missed(void);
+bool allocstat_zero_huge_on(void);
+bool allocstat_zero_alloc_on(void);
+
+/* mmap_lock.c */
+int allocstat_mmap_lock_init(void);
+void allocstat_mmap_lock_exit(void);
+
+/* proc.c */
+int allocstat_proc_init(void);
+void allocstat_proc_exit(void);
+
+/* Instances per kretprobe: faults and zeroing can sleep or be preempted. */
+#define ALLOCSTAT_KRETPROBE_MAXACTIVE	1024
+
+#endif /* ALLOCSTAT_H */

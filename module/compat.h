@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel-version differences, in one place.  Where a difference can be seen
+ * from a header or a symbol, it is tested that way; kprobe targets are tried
+ * by name at load time (register_kprobe fails with -ENOENT where a symbol
+ * does not exist), which is the most reliable feature test of all.
+ */
+#ifndef ALLOCSTAT_COMPAT_H
+#define ALLOCSTAT_COMPAT_H
+
+#include <linux/version.h>
+
+/*
+ * mmap_lock tracepoints.  Up to 6.13 every event carries the memcg path
+ * (TP_PROTO(mm, memcg_path, write[, success])); "mm: mmap_lock: optimize
+ * mmap_lock tracepoints" (6.14) dropped it.  A prototype cannot be tested by
+ * the preprocessor, so this is the one version test; the kernel's own trace
+ * header is included, so a wrong prototype fails to compile instead of
+ * corrupting arguments.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 14, 0)
+#define ALLOCSTAT_MMAP_LOCK_PROTO(...)	void *data, struct mm_struct *mm, \
+					const char *memcg_path, __VA_ARGS__
+#else /* >= 6.14 */
+#define ALLOCSTAT_MMAP_LOCK_PROTO(...)	void *data, struct mm_struct *mm, __VA_ARGS__
+#endif /* LINUX_VERSION_CODE < 6.14 */
+
+/*
+ * sched_process_exit is not exported, so the compiler cannot check this
+ * prototype against the tracepoint: it is (struct task_struct *p) in 6.1 and
+ * 6.12 (include/trace/events/sched.h).  Arguments appended by a later kernel
+ * would be ignored harmlessly by this probe on x86-64.
+ */
+#define ALLOCSTAT_EXIT_TP_PROTO		void *data, struct task_struct *p
+
+/*
+ * Per-VMA locks (6.4+): user faults first try the VMA lock and call
+ * handle_mm_fault() with FAULT_FLAG_VMA_LOCK.  The config symbol exists only
+ * on kernels that have the feature.
+ */
+#ifdef CONFIG_PER_VMA_LOCK
+#define ALLOCSTAT_HAVE_VMA_LOCK		1
+#define ALLOCSTAT_FAULT_FLAG_VMA_LOCK	FAULT_FLAG_VMA_LOCK
+#else /* !CONFIG_PER_VMA_LOCK */
+#define ALLOCSTAT_HAVE_VMA_LOCK		0
+#define ALLOCSTAT_FAULT_FLAG_VMA_LOCK	0
+#endif /* CONFIG_PER_VMA_LOCK */
+
+/*
+ * Page zeroing.  clear_page() is an alternative call to one of these; a
+ * future kernel replaces them with an inline clear_pages(), where none of
+ * the names exists and the zeroing hook reports itself off.
+ */
+#define ALLOCSTAT_CLEAR_PAGE_SYMS	{ "clear_page_erms", "clear_page_rep", "clear_page_orig" }
+
+/*
+ * Huge-page clears: folio_zero_user() since 6.10 (it replaced
+ * clear_huge_page()).  Tried in this order.
+ */
+#define ALLOCSTAT_CLEAR_HUGE_SYMS	{ "folio_zero_user", "clear_huge_page" }
+
+/*
+ * Where the page allocator zeroes (__GFP_ZERO, init_on_alloc): in
+ * kernel_init_pages(), called by post_alloc_hook(), called by
+ * prep_new_page().  Compilers inline them into their callers to different
+ * depths: on Debian's 6.1 and 6.12 the clear_page() call sits inside
+ * get_page_from_freelist() and __alloc_pages_direct_compact(), and in the
+ * out-of-line post_alloc_hook() used by other callers.  Every name that
+ * exists contributes its text range.
+ */
+#define ALLOCSTAT_ALLOC_ZERO_SYMS	{ "kernel_init_pages", "post_alloc_hook", \
+					  "prep_new_page", "get_page_from_freelist", \
+					  "__alloc_pages_direct_compact" }
+
+#endif /* ALLOCSTAT_COMPAT_H */

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Page faults: a kretprobe on handle_mm_fault().
+ *
+ * Why this hook: every user-address fault, from the fault handler and from
+ * get_user_pages() alike, is handled by handle_mm_fault(), on every kernel.
+ * It is exported and has an fentry, so the kprobe rides on ftrace (no int3).
+ * The callers before it (exc_page_fault, do_user_addr_fault) are noinstr or
+ * kprobe-blacklisted, and the page_fault_user tracepoint has no exit.
+ *
+ * The third argument carries FAULT_FLAG_VMA_LOCK on kernels with per-VMA
+ * locks, and the return value VM_FAULT_RETRY when the attempt must be
+ * repeated, which is how vma_faults and vma_retry are told apart without a
+ * hook on lock_vma_under_rcu().  Like the kernel's own fault accounting
+ * (mm_account_fault), an attempt that returns VM_FAULT_RETRY is not a fault
+ * of its own; its time still counts in fault_ns.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/ptrace.h>
+#include <linux/timekeeping.h>
+
+#include "allocstat.h"
+#include "compat.h"
+
+struct fault_data {
+	struct allocstat_task *slot;
+	u64 start_ns;
+	unsigned int epoch;
+	unsigned int flags;
+};
+
+static int fault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct fault_data *d = (struct fault_data *)ri->data;
+
+	d->slot = allocstat_task_current();
+	if (!d->slot)
+		return 1;	/* not tracked: skip the return probe */
+	d->epoch = allocstat_epoch();
+	d->flags = (unsigned int)regs_get_kernel_argument(regs, 2);
+	d->start_ns = ktime_get_mono_fast_ns();
+	return 0;
+}
+
+static int fault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct fault_data *d = (struct fault_data *)ri->data;
+	struct allocstat_task *s = d->slot;
+	u64 ns = ktime_get_mono_fast_ns() - d->start_ns;
+	vm_fault_t ret = (vm_fault_t)regs_return_value(regs);
+
+	if (d->epoch != allocstat_epoch())
+		return 0;	/* the table was reset meanwhile */
+	WRITE_ONCE(s->fault_ns, s->fault_ns + ns);
+	if (ns > s->fault_max_ns)
+		WRITE_ONCE(s->fault_max_ns, ns);
+	if (ret & VM_FAULT_RETRY) {
+		if (d->flags & ALLOCSTAT_FAULT_FLAG_VMA_LOCK)
+			WRITE_ONCE(s->vma_retry, s->vma_retry + 1);
+		return 0;
+	}
+	WRITE_ONCE(s->faults, s->faults + 1);
+	if (d->flags & ALLOCSTAT_FAULT_FLAG_VMA_LOCK)
+		WRITE_ONCE(s->vma_faults, s->vma_faults + 1);
+	return 0;
+}
+
+static struct kretprobe fault_krp = {
+	.kp.symbol_name	= "handle_mm_fault",
+	.entry_handler	= fault_entry,
+	.handler	= fault_return,
+	.data_size	= sizeof(struct fault_data),
+	/* Faults sleep (I/O, reclaim, lock waits): one instance per such task. */
+	.maxactive	= ALLOCSTAT_KRETPROBE_MAXACTIVE,
+};
+
+bool allocstat_vma_lock_supported(void)
+{
+	return ALLOCSTAT_HAVE_VMA_LOCK;
+}
+
+int allocstat_faults_init(void)
+{
+	int ret = register_kretprobe(&fault_krp);
+
+	if (ret)
+		pr_notice("cannot probe %s (%d), disabling fault accounting\n",
+			  fault_krp.kp.symbol_name, ret);
+	return ret;
+}
+
+void allocstat_faults_exit(void)
+{
+	unregister_kretprobe(&fault_krp);
+}
+
+unsigned long allocstat_faults_missed(void)
+{
+	return fault_krp.nmissed + fault_krp.kp.nmissed;
+}

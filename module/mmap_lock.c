@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mmap_lock: the kernel's own mmap_lock tracepoints, through the exported
+ * register_trace_mmap_lock_*() with the kernel's trace header included, so
+ * the compiler checks the probe prototypes.
+ *
+ * Why this hook: the mmap_lock is a rwsem inside mm_struct, taken through the
+ * inline wrappers of include/linux/mmap_lock.h.  The three tracepoints in
+ * those wrappers are the only place that sees every acquisition and release
+ * of it, by fault handlers, mmap/munmap/mprotect/brk and remote users alike,
+ * and nothing else: a kprobe on down_read()/up_read() would fire for every
+ * rwsem in the kernel and could not tell which ones are mmap_locks.
+ *
+ * Per task: start_locking stamps the wait; acquire_returned ends it and, on
+ * success, opens a hold; released closes the newest hold of that mm and
+ * mode.  A lock on another process's mm counts for the task that took it.
+ * mmap_write_downgrade() fires only acquire_returned(read): with a write hold
+ * of that mm open and no wait pending, it ends the write hold and opens a
+ * read hold.  Events in interrupt context (BPF's trylock from NMI and
+ * mmap_read_unlock_non_owner() from irq_work) belong to no task and are
+ * ignored.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm_types.h>
+#include <linux/timekeeping.h>
+#include <linux/tracepoint.h>
+#include <trace/events/mmap_lock.h>
+
+#include "allocstat.h"
+#include "compat.h"
+
+static void hold_open(struct allocstat_task *s, const struct mm_struct *mm,
+		      bool write, u64 now)
+{
+	struct allocstat_hold *h;
+
+	if (s->nr_holds == ALLOCSTAT_MAX_HOLDS) {
+		atomic_long_inc(&allocstat_missed);
+		return;
+	}
+	h = &s->holds[s->nr_holds];
+	h->mm = mm;
+	h->write = write;
+	h->start_ns = now;
+	WRITE_ONCE(s->nr_holds, s->nr_holds + 1);
+}
+
+/* Close the newest hold of @mm in @write mode; false if there is none. */
+static bool hold_close(struct allocstat_task *s, const struct mm_struct *mm,
+		       bool write, u64 now)
+{
+	struct allocstat_lock_stat *st = &s->lock[write];
+	int i;
+
+	for (i = (int)s->nr_holds - 1; i >= 0; i--) {
+		struct allocstat_hold *h = &s->holds[i];
+		u64 ns;
+
+		if (h->mm != mm || h->write != write)
+			continue;
+		ns = now - h->start_ns;
+		WRITE_ONCE(st->hold_ns, st->hold_ns + ns);
+		if (ns > st->hold_max_ns)
+			WRITE_ONCE(st->hold_max_ns, ns);
+		for (; i + 1 < (int)s->nr_holds; i++)
+			s->holds[i] = s->holds[i + 1];
+		WRITE_ONCE(s->nr_holds, s->nr_holds - 1);
+		return true;
+	}
+	return false;
+}
+
+static void probe_start_locking(ALLOCSTAT_MMAP_LOCK_PROTO(bool write))
+{
+	struct allocstat_task *s = allocstat_task_current();
+
+	if (!s)
+		return;
+	s->wait_mm = mm;
+	s->wait_write = write;
+	s->wait_start_ns = ktime_get_mono_fast_ns();
+	s->waiting = true;
+}
+
+static void probe_acquire_returned(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool success))
+{
+	struct allocstat_task *s = allocstat_task_current();
+	struct allocstat_lock_stat *st;
+	u64 now, wait = 0;
+
+	if (!s)
+		return;
+	now = ktime_get_mono_fast_ns();
+	st = &s->lock[write];
+	if (s->waiting && s->wait_mm == mm && s->wait_write == write) {
+		s->waiting = false;
+		wait = now - s->wait_start_ns;
+	} else if (!write && success) {
+		/* No wait pending: a downgrade if a write hold of mm is open. */
+		hold_close(s, mm, true, now);
+	}
+	if (!success) {
+		WRITE_ONCE(s->trylock_fail, s->trylock_fail + 1);
+		return;
+	}
+	WRITE_ONCE(st->count, st->count + 1);
+	WRITE_ONCE(st->wait_ns, st->wait_ns + wait);
+	if (wait > st->wait_max_ns)
+		WRITE_ONCE(st->wait_max_ns, wait);
+	hold_open(s, mm, write, now);
+}
+
+static void probe_released(ALLOCSTAT_MMAP_LOCK_PROTO(bool write))
+{
+	struct allocstat_task *s = allocstat_task_current();
+
+	/* A hold opened before load or reset has no start: it is ignored. */
+	if (s)
+		hold_close(s, mm, write, ktime_get_mono_fast_ns());
+}
+
+int allocstat_mmap_lock_init(void)
+{
+	int ret;
+
+	ret = register_trace_mmap_lock_start_locking(probe_start_locking, NULL);
+	if (ret)
+		goto out;
+	ret = register_trace_mmap_lock_acquire_returned(probe_acquire_returned, NULL);
+	if (ret)
+		goto out_unregister_start;
+	ret = register_trace_mmap_lock_released(probe_released, NULL);
+	if (ret)
+		goto out_unregister_acquire;
+	return 0;
+
+out_unregister_acquire:
+	unregister_trace_mmap_lock_acquire_returned(probe_acquire_returned, NULL);
+out_unregister_start:
+	unregister_trace_mmap_lock_start_locking(probe_start_locking, NULL);
+out:
+	pr_notice("cannot register the mmap_lock tracepoints (%d), disabling mmap_lock accounting\n",
+		  ret);
+	return ret;
+}
+
+void allocstat_mmap_lock_exit(void)
+{
+	unregister_trace_mmap_lock_released(probe_released, NULL);
+	unregister_trace_mmap_lock_acquire_returned(probe_acquire_returned, NULL);
+	unregister_trace_mmap_lock_start_locking(probe_start_locking, NULL);
+}

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/allocstat, in the manner of /proc/lock_stat: a snapshot of the table
+ * is taken at open, printed through seq_file and freed at release.  Writes
+ * are control commands.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/kernel.h>
+#include <linux/mm.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/stddef.h>
+#include <linux/string.h>
+#include <linux/threads.h>
+#include <linux/uaccess.h>
+#include <linux/utsname.h>
+
+#include "allocstat.h"
+
+#define PROC_NAME	"allocstat"
+#define CMD_MAX		64
+
+/* What a column needs to be meaningful; without it the column prints "-". */
+enum column_need {
+	NEED_FAULTS,
+	NEED_VMA,
+	NEED_ZERO,
+	NEED_ZERO_HUGE,
+	NEED_ZERO_ALLOC,
+	NEED_LOCK,
+};
+
+struct column {
+	const char *name;
+	size_t offset;		/* of a u64 in struct allocstat_task */
+	enum column_need need;
+};
+
+#define COL(name, field, need) { name, offsetof(struct allocstat_task, field), need }
+
+static const struct column columns[] = {
+	COL("faults",			faults,			NEED_FAULTS),
+	COL("fault_ns",			fault_ns,		NEED_FAULTS),
+	COL("fault_max_ns",		fault_max_ns,		NEED_FAULTS),
+	COL("vma_faults",		vma_faults,		NEED_VMA),
+	COL("vma_retry",		vma_retry,		NEED_VMA),
+	COL("zero_pages",		zero_pages,		NEED_ZERO),
+	COL("zero_ns",			zero_ns,		NEED_ZERO),
+	COL("zero_huge",		zero_huge,		NEED_ZERO_HUGE),
+	COL("zero_alloc_pages",		zero_alloc_pages,	NEED_ZERO_ALLOC),
+	COL("mmap_read",		lock[0].count,		NEED_LOCK),
+	COL("mmap_read_wait_ns",	lock[0].wait_ns,	NEED_LOCK),
+	COL("mmap_read_wait_max_ns",	lock[0].wait_max_ns,	NEED_LOCK),
+	COL("mmap_read_hold_ns",	lock[0].hold_ns,	NEED_LOCK),
+	COL("mmap_read_hold_max_ns",	lock[0].hold_max_ns,	NEED_LOCK),
+	COL("mmap_write",		lock[1].count,		NEED_LOCK),
+	COL("mmap_write_wait_ns",	lock[1].wait_ns,	NEED_LOCK),
+	COL("mmap_write_wait_max_ns",	lock[1].wait_max_ns,	NEED_LOCK),
+	COL("mmap_write_hold_ns",	lock[1].hold_ns,	NEED_LOCK),
+	COL("mmap_write_hold_max_ns",	lock[1].hold_max_ns,	NEED_LOCK),
+	COL("mmap_trylock_fail",	trylock_fail,		NEED_LOCK),
+};
+
+static bool need_met(enum column_need need)
+{
+	switch (need) {
+	case NEED_FAULTS:
+		return allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS);
+	case NEED_VMA:
+		return allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS) &&
+		       allocstat_vma_lock_supported();
+	case NEED_ZERO:
+		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING);
+	case NEED_ZERO_HUGE:
+		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING) && allocstat_zero_huge_on();
+	case NEED_ZERO_ALLOC:
+		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING) && allocstat_zero_alloc_on();
+	case NEED_LOCK:
+		return allocstat_hook_on(ALLOCSTAT_HOOK_MMAP_LOCK);
+	}
+	return false;
+}
+
+struct snapshot {
+	unsigned int nr;
+	long dropped;
+	unsigned long missed;
+	struct allocstat_task rows[];
+};
+
+static void *as_start(struct seq_file *m, loff_t *pos)
+{
+	struct snapshot *snap = m->private;
+
+	if (*pos == 0)
+		return SEQ_START_TOKEN;
+	if (*pos - 1 < snap->nr)
+		return &snap->rows[*pos - 1];
+	return NULL;
+}
+
+static void *as_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	++*pos;
+	return as_start(m, pos);
+}
+
+static void as_stop(struct seq_file *m, void *v)
+{
+}
+
+static void show_header(struct seq_file *m, const struct snapshot *snap)
+{
+	const char *sep = "";
+	unsigned int i;
+
+	seq_printf(m, "# allocstat %s kernel=%s hooks=", ALLOCSTAT_VERSION,
+		   init_utsname()->release);
+	for (i = 0; i < ALLOCSTAT_NR_HOOKS; i++) {
+		if (!allocstat_hook_on(i))
+			continue;
+		seq_printf(m, "%s%s", sep, allocstat_hook_names[i]);
+		sep = ",";
+		if (i == ALLOCSTAT_HOOK_FAULTS && allocstat_vma_lock_supported())
+			seq_puts(m, ",vma_lock");
+	}
+	seq_printf(m, " tasks=%u dropped=%ld missed=%lu\n", snap->nr, snap->dropped,
+		   snap->missed);
+	seq_puts(m, "tid tgid comm state");
+	for (i = 0; i < ARRAY_SIZE(columns); i++)
+		seq_printf(m, " %s", columns[i].name);
+	seq_putc(m, '\n');
+}
+
+/* comm with whitespace, backslashes and unprintable bytes as \ooo. */
+static void show_comm(struct seq_file *m, const char *comm)
+{
+	const unsigned char *c;
+
+	for (c = (const unsigned char *)comm; *c; c++) {
+		if (*c <= ' ' || *c == '\\' || *c >= 0x7f)
+			seq_printf(m, "\\%03o", *c);
+		else
+			seq_putc(m, *c);
+	}
+}
+
+static int as_show(struct seq_file *m, void *v)
+{
+	const struct allocstat_task *row = v;
+	unsigned int i;
+
+	if (v == SEQ_START_TOKEN) {
+		show_header(m, m->private);
+		return 0;
+	}
+	seq_printf(m, "%d %d ", row->tid, row->tgid);
+	show_comm(m, row->comm);
+	seq_puts(m, row->exited ? " exited" : " alive");
+	for (i = 0; i < ARRAY_SIZE(columns); i++) {
+		if (need_met(columns[i].need))
+			seq_printf(m, " %llu",
+				   *(const u64 *)((const char *)row + columns[i].offset));
+		else
+			seq_puts(m, " -");
+	}
+	seq_putc(m, '\n');
+	return 0;
+}
+
+static const struct seq_operations allocstat_seq_ops = {
+	.start	= as_start,
+	.next	= as_next,
+	.stop	= as_stop,
+	.show	= as_show,
+};
+
+static int allocstat_open(struct inode *inode, struct file *file)
+{
+	unsigned int max = allocstat_nr_rows();
+	struct snapshot *snap;
+	int ret;
+
+	snap = kvmalloc(struct_size(snap, rows, max), GFP_KERNEL);
+	if (!snap)
+		return -ENOMEM;
+	snap->nr = allocstat_snapshot(snap->rows, max);
+	snap->dropped = allocstat_nr_dropped();
+	snap->missed = atomic_long_read(&allocstat_missed);
+	if (allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS))
+		snap->missed += allocstat_faults_missed();
+	if (allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING))
+		snap->missed += allocstat_zeroing_missed();
+
+	ret = seq_open(file, &allocstat_seq_ops);
+	if (ret) {
+		kvfree(snap);
+		return ret;
+	}
+	((struct seq_file *)file->private_data)->private = snap;
+	return 0;
+}
+
+static int allocstat_release(struct inode *inode, struct file *file)
+{
+	kvfree(((struct seq_file *)file->private_data)->private);
+	return seq_release(inode, file);
+}
+
+/* "reset", "track all" or "track <tgid>", one per write; anything else is -EINVAL. */
+static int run_command(char *cmd)
+{
+	int tgid;
+
+	if (!strcmp(cmd, "reset")) {
+		allocstat_table_reset();
+		return 0;
+	}
+	if (!strcmp(cmd, "track all")) {
+		allocstat_track_all();
+		return 0;
+	}
+	if (strncmp(cmd, "track ", 6) || !isdigit(cmd[6]))
+		return -EINVAL;
+	if (kstrtoint(cmd + 6, 10, &tgid) || tgid <= 0 || tgid > PID_MAX_LIMIT)
+		return -EINVAL;
+	return allocstat_track(tgid);
+}
+
+static ssize_t allocstat_write(struct file *file, const char __user *ubuf,
+			       size_t count, loff_t *ppos)
+{
+	char cmd[CMD_MAX + 1];
+	size_t len = count;
+	int ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (count == 0 || count > CMD_MAX)
+		return -EINVAL;
+	if (copy_from_user(cmd, ubuf, count))
+		return -EFAULT;
+	cmd[len] = '\0';
+	if (cmd[len - 1] == '\n')
+		cmd[--len] = '\0';
+	if (strlen(cmd) != len)
+		return -EINVAL;		/* embedded NUL */
+	ret = run_command(cmd);
+	return ret ? ret : count;
+}
+
+static const struct proc_ops allocstat_proc_ops = {
+	.proc_open	= allocstat_open,
+	.proc_read_iter	= seq_read_iter,
+	.proc_lseek	= seq_lseek,
+	.proc_release	= allocstat_release,
+	.proc_write	= allocstat_write,
+};
+
+int allocstat_proc_init(void)
+{
+	if (!proc_create(PROC_NAME, 0600, NULL, &allocstat_proc_ops))
+		return -ENOMEM;
+	return 0;
+}
+
+void allocstat_proc_exit(void)
+{
+	remove_proc_entry(PROC_NAME, NULL);
+}

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Page zeroing: kretprobes on the clear_page() variants, and a kprobe on the
+ * huge-page clear.
+ *
+ * Why these hooks: every 4 KiB clear goes through clear_page(), an
+ * alternative call to clear_page_erms/_rep/_orig (arch/x86/lib/
+ * clear_page_64.S), whoever asked for it: the page allocator for __GFP_ZERO
+ * and init_on_alloc, the huge-page clear subpage by subpage, page tables.
+ * Counting there is exact.  The functions have no fentry, so tracefs and BPF
+ * kprobes refuse them; register_kprobe() from a module does not, and
+ * optimizes the probe into a jump where it can.
+ *
+ * Whether the allocator asked is read from the return address at entry: a
+ * call from inside the allocator's functions (ALLOCSTAT_ALLOC_ZERO_SYMS,
+ * where kernel_init_pages() is inlined) is the allocator's.  That costs no
+ * extra probe on the allocator's hot path.
+ *
+ * zero_ns is the time inside clear_page(), entry to return, so it includes
+ * the probes' own entry and exit cost for each page (see README, Cost).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kallsyms.h>
+#include <linux/kernel.h>
+#include <linux/kprobes.h>
+#include <linux/ptrace.h>
+#include <linux/timekeeping.h>
+
+#include "allocstat.h"
+#include "compat.h"
+
+static const char *const clear_page_syms[] = ALLOCSTAT_CLEAR_PAGE_SYMS;
+static const char *const clear_huge_syms[] = ALLOCSTAT_CLEAR_HUGE_SYMS;
+static const char *const alloc_zero_syms[] = ALLOCSTAT_ALLOC_ZERO_SYMS;
+
+struct text_range {
+	unsigned long start;
+	unsigned long end;
+};
+
+static struct text_range alloc_ranges[ARRAY_SIZE(alloc_zero_syms)];
+static unsigned int nr_alloc_ranges;
+
+struct zero_data {
+	struct allocstat_task *slot;
+	u64 start_ns;
+	unsigned int epoch;
+	bool alloc;
+};
+
+static bool called_by_allocator(unsigned long ret_addr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr_alloc_ranges; i++)
+		if (ret_addr >= alloc_ranges[i].start && ret_addr < alloc_ranges[i].end)
+			return true;
+	return false;
+}
+
+static int zero_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct zero_data *d = (struct zero_data *)ri->data;
+
+	d->slot = allocstat_task_current();
+	if (!d->slot)
+		return 1;
+	/* At function entry the stack pointer points at the return address. */
+	d->alloc = called_by_allocator(*(unsigned long *)kernel_stack_pointer(regs));
+	d->epoch = allocstat_epoch();
+	d->start_ns = ktime_get_mono_fast_ns();
+	return 0;
+}
+
+static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct zero_data *d = (struct zero_data *)ri->data;
+	struct allocstat_task *s = d->slot;
+	u64 ns = ktime_get_mono_fast_ns() - d->start_ns;
+
+	if (d->epoch != allocstat_epoch())
+		return 0;
+	WRITE_ONCE(s->zero_pages, s->zero_pages + 1);
+	WRITE_ONCE(s->zero_ns, s->zero_ns + ns);
+	if (d->alloc)
+		WRITE_ONCE(s->zero_alloc_pages, s->zero_alloc_pages + 1);
+	return 0;
+}
+
+static int huge_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	struct allocstat_task *s = allocstat_task_current();
+
+	if (s)
+		WRITE_ONCE(s->zero_huge, s->zero_huge + 1);
+	return 0;
+}
+
+static struct kretprobe clear_page_krps[ARRAY_SIZE(clear_page_syms)];
+static struct kretprobe *clear_page_krp_ptrs[ARRAY_SIZE(clear_page_syms)];
+static unsigned int nr_clear_page_krps;
+static struct kprobe huge_kp;
+static bool huge_kp_on;
+
+/*
+ * The text range of a function, from a kprobe that resolves its name (there
+ * is no exported kallsyms_lookup_name) and sprint_symbol()'s "+off/size".
+ */
+static int resolve_range(const char *name, struct text_range *r)
+{
+	struct kprobe kp = { .symbol_name = name };
+	char buf[KSYM_SYMBOL_LEN];
+	unsigned long addr, off, size;
+	const char *plus;
+	int ret;
+
+	ret = register_kprobe(&kp);
+	if (ret)
+		return ret;
+	addr = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
+
+	sprint_symbol(buf, addr);
+	plus = strrchr(buf, '+');
+	if (!plus || sscanf(plus + 1, "%lx/%lx", &off, &size) != 2 || !size)
+		return -EINVAL;
+	r->start = addr - off;
+	r->end = r->start + size;
+	return 0;
+}
+
+int allocstat_zeroing_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(alloc_zero_syms); i++)
+		if (!resolve_range(alloc_zero_syms[i], &alloc_ranges[nr_alloc_ranges]))
+			nr_alloc_ranges++;
+	if (!nr_alloc_ranges)
+		pr_notice("allocator zeroing site not found, zero_alloc_pages stays 0\n");
+
+	for (i = 0; i < ARRAY_SIZE(clear_page_syms); i++) {
+		struct kretprobe *krp = &clear_page_krps[nr_clear_page_krps];
+
+		krp->kp.symbol_name = clear_page_syms[i];
+		krp->entry_handler = zero_entry;
+		krp->handler = zero_return;
+		krp->data_size = sizeof(struct zero_data);
+		/* A clear can be preempted; each preempted task holds an instance. */
+		krp->maxactive = ALLOCSTAT_KRETPROBE_MAXACTIVE;
+		ret = register_kretprobe(krp);
+		if (ret) {
+			memset(krp, 0, sizeof(*krp));
+			continue;
+		}
+		clear_page_krp_ptrs[nr_clear_page_krps++] = krp;
+	}
+	if (!nr_clear_page_krps) {
+		pr_notice("no clear_page variant to probe, disabling zeroing accounting\n");
+		return -ENOENT;
+	}
+
+	for (i = 0; i < ARRAY_SIZE(clear_huge_syms); i++) {
+		huge_kp.symbol_name = clear_huge_syms[i];
+		huge_kp.pre_handler = huge_pre;
+		if (!register_kprobe(&huge_kp)) {
+			huge_kp_on = true;
+			break;
+		}
+		memset(&huge_kp, 0, sizeof(huge_kp));
+	}
+	if (!huge_kp_on)
+		pr_notice("no huge-page clear function to probe, zero_huge stays 0\n");
+	return 0;
+}
+
+void allocstat_zeroing_exit(void)
+{
+	if (huge_kp_on)
+		unregister_kprobe(&huge_kp);
+	huge_kp_on = false;
+	unregister_kretprobes(clear_page_krp_ptrs, nr_clear_page_krps);
+	nr_clear_page_krps = 0;
+}
+
+bool allocstat_zero_huge_on(void)
+{
+	return huge_kp_on;
+}
+
+bool allocstat_zero_alloc_on(void)
+{
+	return nr_alloc_ranges > 0;
+}
+
+unsigned long allocstat_zeroing_missed(void)
+{
+	unsigned long n = huge_kp_on ? huge_kp.nmissed : 0;
+	unsigned int i;
+
+	for (i = 0; i < nr_clear_page_krps; i++)
+		n += clear_page_krp_ptrs[i]->nmissed + clear_page_krp_ptrs[i]->kp.nmissed;
+	return n;
+}
