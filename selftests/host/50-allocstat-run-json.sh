@@ -1,0 +1,222 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# allocstat-run --json, checked on the host: run the driver in a guest of
+# kernel series $ALLOCSTAT_KERNEL (default 6.1) through selftests/vm-run,
+# without and then with the module, capture its output, and validate it with
+# python3 against the schema documented in userspace/allocstat-run.md.
+# KTAP on stdout; exit 0 when everything passed, 1 otherwise.
+
+SELFTESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KERNEL=${ALLOCSTAT_KERNEL:-6.1}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+PLAN=9
+echo "TAP version 13"
+echo "1..$PLAN"
+
+# One boot: sections separated by '=== name' lines; stderr of each run is
+# kept apart so that the JSON on stdout stays clean.
+guest_script='
+sec() { echo "=== $1"; }
+sec nomodule; allocstat-run -t 1 -s 8M -m nothp --json -q 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
+insmod "$ALLOCSTAT_KO" || { sec insmod-failed; exit 3; }
+sec single; allocstat-run -t 2 -s 64M -m nothp --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
+sec sweep; allocstat-run -t 2 -s 16M --sweep --json -q --require-module --svg /tmp/s.svg 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
+sec svg; cat /tmp/s.svg
+sec compare; allocstat-run -t 2 -s 16M --compare --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
+sec end
+'
+"$SELFTESTS/vm-run" --kernel "$KERNEL" --mem 2048 --timeout 600 -- sh -c "$guest_script" \
+	> "$TMP/out" 2> "$TMP/err"
+rc=$?
+sed 's/^/# vm-run: /' "$TMP/err" | tail -n 20
+{
+if [ $rc -eq 0 ] && grep -q '^=== end' "$TMP/out"; then
+	echo "ok 1 vm-run on $KERNEL: the guest ran every allocstat-run command"
+else
+	echo "not ok 1 vm-run on $KERNEL: exit $rc"
+	sed 's/^/# /' "$TMP/out" | tail -n 40
+fi
+python3 - "$TMP/out" "$KERNEL" 2 <<'EOF'
+import json, sys, xml.dom.minidom
+
+out, series, first = sys.argv[1], sys.argv[2], int(sys.argv[3])
+COUNTERS = ("faults fault_ns fault_max_ns vma_faults vma_retry zero_pages "
+            "zero_ns zero_huge zero_alloc_pages mmap_read mmap_read_wait_ns "
+            "mmap_read_wait_max_ns mmap_read_hold_ns mmap_read_hold_max_ns "
+            "mmap_write mmap_write_wait_ns mmap_write_wait_max_ns "
+            "mmap_write_hold_ns mmap_write_hold_max_ns mmap_trylock_fail").split()
+THREAD_KEYS = ["index", "tid", "alloc_ns", "touch_ns", "free_ns", "cpu_ns", "minflt",
+               "majflt", "matched"] + COUNTERS
+RUN_KEYS = ["label", "method", "block", "threads", "rep", "median", "wall_ns",
+            "counters", "breakdown", "per_thread"]
+CONFIG_KEYS = ["mode", "threads", "size", "method", "block", "touch", "repeat",
+               "arena_max", "mmap_threshold", "file", "page_size", "cpus", "thp"]
+MODULE_KEYS = ["loaded", "path", "reason", "version", "kernel", "hooks",
+               "dropped", "missed"]
+PARTS = ["zero_ns", "fault_ns", "lock_wait_ns", "cpu_wait_ns", "other_ns"]
+BREAKDOWN_KEYS = ["thread_ns", "cpu_ns"] + PARTS + ["scaled"]
+
+# split the captured console into sections
+sections, name = {}, None
+for line in open(out, errors="replace"):
+    line = line.rstrip("\r\n")
+    if line.startswith("=== "):
+        name = line[4:]
+        if name.startswith("rc "):
+            sections[prev + ".rc"] = name[3:]
+            name = None
+        elif name == "stderr":
+            name = prev + ".stderr"
+            sections[name] = []
+        else:
+            prev = name
+            sections[name] = []
+        continue
+    if name:
+        sections[name].append(line)
+
+n = first - 1
+def result(ok, desc, notes=()):
+    global n
+    n += 1
+    for x in notes:
+        print("# " + str(x))
+    print(("ok" if ok else "not ok") + " %d %s" % (n, desc))
+
+def check(desc, fn):
+    try:
+        notes = fn() or []
+        result(True, desc, notes)
+    except Exception as e:  # a failed check says what and where
+        result(False, desc, ["%s: %s" % (type(e).__name__, e)])
+
+def load(sec):
+    if sec not in sections:
+        raise AssertionError("no '%s' section in the guest output" % sec)
+    if sections.get(sec + ".rc") != "0":
+        raise AssertionError("exit %s: %s" % (sections.get(sec + ".rc"),
+                             " | ".join(sections.get(sec + ".stderr", []))))
+    return json.loads("\n".join(sections[sec]))
+
+def need(obj, keys, what):
+    missing = [k for k in keys if k not in obj]
+    assert not missing, "%s lacks %s" % (what, missing)
+
+def schema(d, mode):
+    need(d, ["schema", "config", "module", "runs", "sweep", "compare"], "top level")
+    assert d["schema"] == "allocstat-run/1", d["schema"]
+    need(d["config"], CONFIG_KEYS, "config")
+    assert d["config"]["mode"] == mode, d["config"]["mode"]
+    need(d["module"], MODULE_KEYS, "module")
+    for r in d["runs"]:
+        need(r, RUN_KEYS, "run")
+        need(r["breakdown"], BREAKDOWN_KEYS, "breakdown")
+        assert len(r["per_thread"]) == r["threads"], "per_thread count"
+        for t in r["per_thread"]:
+            need(t, THREAD_KEYS, "per_thread object")
+            assert isinstance(t["tid"], int) and t["tid"] > 0, t["tid"]
+            for c in COUNTERS:
+                assert t[c] is None or (isinstance(t[c], int) and t[c] >= 0), (c, t[c])
+
+def nomodule():
+    d = load("nomodule")
+    schema(d, "single")
+    m = d["module"]
+    assert m["loaded"] is False and "not loaded" in m["reason"], m
+    t = d["runs"][0]["per_thread"][0]
+    assert all(t[c] is None for c in COUNTERS), "counters without the module"
+    assert t["minflt"] >= 2048, t["minflt"]
+    return ["module: %s; minflt %d" % (m["reason"], t["minflt"])]
+
+def single():
+    d = load("single")
+    schema(d, "single")
+    m = d["module"]
+    assert m["loaded"] is True, m
+    assert m["kernel"].startswith(series + "."), (m["kernel"], series)
+    assert m["hooks"] and "faults" in m["hooks"], m["hooks"]
+    (r,) = d["runs"]
+    assert r["counters"] is True and r["median"] is True
+    return ["kernel %s, allocstat %s, hooks %s" % (m["kernel"], m["version"], m["hooks"])]
+
+def per_thread():
+    d = load("single")
+    pages = 64 * 1024 * 1024 // d["config"]["page_size"]
+    notes = []
+    for t in d["runs"][0]["per_thread"]:
+        notes.append("tid %d: faults %s zero_pages %s minflt %d mmap_read %s vma_faults %s"
+                     % (t["tid"], t["faults"], t["zero_pages"], t["minflt"],
+                        t["mmap_read"], t["vma_faults"]))
+        assert t["matched"], "tid %d has no row" % t["tid"]
+        assert t["faults"] >= pages, "faults %d < pages %d" % (t["faults"], pages)
+        assert t["zero_pages"] >= pages, "zero_pages %d < %d" % (t["zero_pages"], pages)
+        assert abs(t["faults"] - t["minflt"]) * 100 <= t["minflt"] * 5, "not within 5% of minflt"
+    return notes
+
+def vma():
+    d = load("single")
+    vals = [t["vma_faults"] for t in d["runs"][0]["per_thread"]]
+    if series == "6.1":
+        assert all(v is None for v in vals), "6.1 has no per-VMA locks: %s" % vals
+    else:
+        assert all(isinstance(v, int) for v in vals), "6.12 has per-VMA locks: %s" % vals
+    return ["vma_faults: %s" % vals]
+
+def breakdown():
+    notes = []
+    for sec in ("single", "sweep", "compare"):
+        for r in load(sec)["runs"]:
+            b = r["breakdown"]
+            s = sum(b[k] for k in PARTS)
+            assert s == b["thread_ns"], (sec, r["label"], b)
+        b = load(sec)["runs"][0]["breakdown"]
+        notes.append("%s: %s" % (sec, b))
+    return notes
+
+def sweep():
+    d = load("sweep")
+    schema(d, "sweep")
+    s = d["sweep"]
+    assert [x["threads"] for x in s] == [1, 2], s
+    assert s[0]["thread_slowdown"] == 1.0, s[0]
+    for x in s:
+        assert d["runs"][x["run"]]["threads"] == x["threads"], x
+    return ["sweep: %s" % s]
+
+def svg():
+    doc = xml.dom.minidom.parseString("\n".join(sections["svg"]))
+    assert doc.documentElement.tagName == "svg"
+    rects = doc.getElementsByTagName("rect")
+    assert len(rects) >= 2 + 4, "%d rects" % len(rects)
+    return ["%d rect elements" % len(rects)]
+
+def compare():
+    d = load("compare")
+    schema(d, "compare")
+    c = d["compare"]
+    labels = sorted(x["label"] for x in c)
+    want = sorted(["malloc", "mmap", "populate", "thp", "nothp", "file", "malloc/64KiB"])
+    assert labels == want, labels
+    assert [x["rank"] for x in c] == list(range(1, 8)), c
+    walls = [d["runs"][x["run"]]["wall_ns"] for x in c]
+    assert walls == sorted(walls), walls
+    return ["ranking: %s" % ", ".join(x["label"] for x in c)]
+
+check("no module: valid JSON, module.loaded false with the reason, counters null", nomodule)
+check("module loaded: valid JSON with the documented fields and the kernel's release", single)
+check("2 x 64 MiB nothp: per-thread faults and zero_pages >= pages, faults within 5% of minflt", per_thread)
+check("vma_faults null on 6.1, a number on 6.12", vma)
+check("breakdown parts add up to the threads' time", breakdown)
+check("--sweep -t 2: runs of 1 and 2 threads with slowdowns", sweep)
+check("--svg: well-formed SVG with bars", svg)
+check("--compare: 7 configurations ranked by wall time", compare)
+EOF
+} > "$TMP/results"
+cat "$TMP/results"
+pass=$(grep -c '^ok ' "$TMP/results")
+fail=$(grep -c '^not ok ' "$TMP/results")
+echo "# Totals: pass:$pass fail:$fail skip:0"
+[ "$fail" -eq 0 ] && [ $((pass + fail)) -eq $PLAN ]

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * allocstat-run: N threads that each allocate SIZE and touch every page,
+ * timed per phase, with each thread's /proc/allocstat counters read back
+ * as deltas, and a "where the time went" summary.  --sweep and --compare
+ * run several configurations; --json and --svg write the results.
+ *
+ * Documentation (options, output, JSON schema): allocstat-run.md.
+ *
+ * Files: allocstat-run.c (options, main), workload.c (the methods and the
+ * threads), proc.c (/proc/allocstat, /proc/meminfo), report.c (text output
+ * and the breakdown), json.c, svg.c; lib/allocstat_proc.c is the parser.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "allocstat-run.h"
+
+#define MAX_THREADS 1024
+#define MAX_REPEAT 1000
+#define COMPARE_BLOCK (64 * 1024ULL)
+/* glibc's largest mmap threshold on 64-bit: DEFAULT_MMAP_THRESHOLD_MAX */
+#define MMAP_THRESHOLD_MAX (32 * MIB)
+
+struct env env = {
+	.threads = 8,
+	.size = 600 * MIB,
+	.method = METHOD_MALLOC,
+	.block = 0,
+	.touch = TOUCH_WRITE,
+	.repeat = 1,
+	.arena_max = 0,
+	.mmap_threshold = -1,
+	.mode = MODE_SINGLE,
+};
+
+const char *const method_names[NR_METHODS] = {
+	[METHOD_MALLOC] = "malloc",
+	[METHOD_MMAP] = "mmap",
+	[METHOD_POPULATE] = "populate",
+	[METHOD_THP] = "thp",
+	[METHOD_NOTHP] = "nothp",
+	[METHOD_FILE] = "file",
+};
+
+const char *const touch_names[] = {
+	[TOUCH_WRITE] = "write",
+	[TOUCH_READ] = "read",
+	[TOUCH_MEMSET] = "memset",
+};
+
+static const char usage[] =
+"Usage: allocstat-run [OPTION]...\n"
+"Run THREADS threads that each allocate SIZE and touch every page; time the\n"
+"allocate, touch and free phases of each thread and, when the allocstat\n"
+"module is loaded, read back each thread's page-fault, page-zeroing and\n"
+"mmap_lock counters from /proc/allocstat (as deltas; it never resets them).\n"
+"\n"
+"  -t, --threads N          threads (default 8)\n"
+"  -s, --size SIZE          bytes per thread, K/M/G/T suffixes (default 600M)\n"
+"  -m, --method METHOD      malloc (default), mmap, populate (MAP_POPULATE),\n"
+"                           thp (MADV_HUGEPAGE), nothp (MADV_NOHUGEPAGE),\n"
+"                           file (read a file of SIZE into a malloc'd buffer)\n"
+"  -f, --file PATH          file for --method file (default: a temporary file\n"
+"                           written before the timing and removed afterwards)\n"
+"  -b, --block SIZE         allocate SIZE as blocks of this size (default: one)\n"
+"      --touch HOW          write (default: one byte per page), read, memset\n"
+"  -r, --repeat R           repeat each run R times (default 1)\n"
+"      --arena-max N        mallopt(M_ARENA_MAX, N)\n"
+"      --mmap-threshold B   mallopt(M_MMAP_THRESHOLD, B), at most 32M\n"
+"      --sweep              run 1, 2, 4, ... THREADS threads; show the slowdown\n"
+"      --compare            run every method, and malloc with 64K blocks; rank\n"
+"      --svg FILE           write a self-contained SVG chart of the results\n"
+"  -j, --json               print the results as JSON (see allocstat-run.md)\n"
+"  -q, --quiet              no progress line (it is off when stderr is no TTY)\n"
+"      --require-module     fail if /proc/allocstat cannot be read\n"
+"  -h, --help               show this help\n"
+"\n"
+"Environment: ALLOCSTAT_PROC overrides the path of /proc/allocstat.\n"
+"Exit status: 0 success, 1 error (nothing is reported), 2 bad usage.\n"
+"\n"
+"EXAMPLES:\n"
+"    allocstat-run                      # 8 threads x 600 MiB, malloc\n"
+"    allocstat-run -t 1                 # the same, one thread\n"
+"    allocstat-run -t 2 -s 64M -m nothp # 4 KiB pages only\n"
+"    allocstat-run -b 64K --arena-max 1 # 64 KiB blocks, one malloc arena\n"
+"    allocstat-run --sweep --svg s.svg  # 1, 2, 4, 8 threads, chart\n"
+"    allocstat-run --compare -t 4       # which method is fastest here\n"
+"    allocstat-run --json > out.json    # machine-readable\n";
+
+enum {
+	OPT_TOUCH = 256,
+	OPT_ARENA_MAX,
+	OPT_MMAP_THRESHOLD,
+	OPT_SWEEP,
+	OPT_COMPARE,
+	OPT_SVG,
+	OPT_REQUIRE_MODULE,
+};
+
+static const struct option long_options[] = {
+	{ "threads",		required_argument,	NULL, 't' },
+	{ "size",		required_argument,	NULL, 's' },
+	{ "method",		required_argument,	NULL, 'm' },
+	{ "file",		required_argument,	NULL, 'f' },
+	{ "block",		required_argument,	NULL, 'b' },
+	{ "touch",		required_argument,	NULL, OPT_TOUCH },
+	{ "repeat",		required_argument,	NULL, 'r' },
+	{ "arena-max",		required_argument,	NULL, OPT_ARENA_MAX },
+	{ "mmap-threshold",	required_argument,	NULL, OPT_MMAP_THRESHOLD },
+	{ "sweep",		no_argument,		NULL, OPT_SWEEP },
+	{ "compare",		no_argument,		NULL, OPT_COMPARE },
+	{ "svg",		required_argument,	NULL, OPT_SVG },
+	{ "json",		no_argument,		NULL, 'j' },
+	{ "quiet",		no_argument,		NULL, 'q' },
+	{ "require-module",	no_argument,		NULL, OPT_REQUIRE_MODULE },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* strict: digits, then an optional K/M/G/T (binary) with optional "iB"/"B" */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned int shift = 0;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (shift && (!strcmp(end, "iB") || !strcmp(end, "B")))
+		end += strlen(end);
+	if (*end || v == 0 || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_int(const char *s, int min, int max, int *out)
+{
+	long v;
+	char *end;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_name(const char *s, const char *const *names, int n, int *out)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+	return -1;
+}
+
+static int bad_value(const char *opt, const char *arg, const char *why)
+{
+	fprintf(stderr, "allocstat-run: invalid %s '%s': %s\n", opt, arg, why);
+	return -1;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	uint64_t u;
+	int opt, v;
+
+	while ((opt = getopt_long(argc, argv, "t:s:m:f:b:r:jqh", long_options,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			if (parse_int(optarg, 1, MAX_THREADS, &env.threads))
+				return bad_value("--threads", optarg, "1 to 1024");
+			break;
+		case 's':
+			if (parse_size(optarg, &env.size))
+				return bad_value("--size", optarg, "a size like 600M");
+			break;
+		case 'm':
+			if (parse_name(optarg, method_names, NR_METHODS, &v))
+				return bad_value("--method", optarg,
+						 "malloc, mmap, populate, thp, nothp or file");
+			env.method = v;
+			break;
+		case 'f':
+			env.file = optarg;
+			break;
+		case 'b':
+			if (parse_size(optarg, &env.block))
+				return bad_value("--block", optarg, "a size like 64K");
+			break;
+		case OPT_TOUCH:
+			if (parse_name(optarg, touch_names, 3, &v))
+				return bad_value("--touch", optarg, "write, read or memset");
+			env.touch = v;
+			break;
+		case 'r':
+			if (parse_int(optarg, 1, MAX_REPEAT, &env.repeat))
+				return bad_value("--repeat", optarg, "1 to 1000");
+			break;
+		case OPT_ARENA_MAX:
+			if (parse_int(optarg, 1, INT_MAX, &env.arena_max))
+				return bad_value("--arena-max", optarg, "a positive number");
+			break;
+		case OPT_MMAP_THRESHOLD:
+			if (parse_size(optarg, &u) || u > MMAP_THRESHOLD_MAX)
+				return bad_value("--mmap-threshold", optarg,
+						 "1 to 32M (glibc's maximum)");
+			env.mmap_threshold = (long)u;
+			break;
+		case OPT_SWEEP:
+		case OPT_COMPARE:
+			if (env.mode != MODE_SINGLE) {
+				fprintf(stderr, "allocstat-run: --sweep and --compare exclude each other\n");
+				return -1;
+			}
+			env.mode = opt == OPT_SWEEP ? MODE_SWEEP : MODE_COMPARE;
+			break;
+		case OPT_SVG:
+			env.svg = optarg;
+			break;
+		case 'j':
+			env.json = true;
+			break;
+		case 'q':
+			env.quiet = true;
+			break;
+		case OPT_REQUIRE_MODULE:
+			env.require_module = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "allocstat-run: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (env.block > env.size) {
+		fprintf(stderr, "allocstat-run: --block is larger than --size\n");
+		return -1;
+	}
+	if (env.file && env.method != METHOD_FILE && env.mode != MODE_COMPARE) {
+		fprintf(stderr, "allocstat-run: --file needs --method file or --compare\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* the configurations to run, in order */
+static int build_configs(struct config *cfgs)
+{
+	int n = 0;
+
+	switch (env.mode) {
+	case MODE_SINGLE:
+		cfgs[n++] = (struct config){ env.method, env.block, env.threads };
+		break;
+	case MODE_SWEEP:
+		for (int t = 1; ; t *= 2) {
+			if (t > env.threads)
+				t = env.threads;
+			cfgs[n++] = (struct config){ env.method, env.block, t };
+			if (t == env.threads)
+				break;
+		}
+		break;
+	case MODE_COMPARE:
+		for (int m = 0; m < NR_METHODS; m++)
+			cfgs[n++] = (struct config){ m, env.block, env.threads };
+		cfgs[n++] = (struct config){ METHOD_MALLOC, COMPARE_BLOCK, env.threads };
+		break;
+	}
+	return n;
+}
+
+static bool uses_file(const struct config *cfgs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (cfgs[i].method == METHOD_FILE)
+			return true;
+	return false;
+}
+
+/* refuse before allocating anything if the largest run cannot fit */
+static int check_memory(const struct config *cfgs, int n)
+{
+	uint64_t avail, need = 0, tables, file = 0;
+	int threads = 0;
+	char a[32], b[32], c[32];
+
+	for (int i = 0; i < n; i++)
+		if (cfgs[i].threads > threads)
+			threads = cfgs[i].threads;
+	if (env.size > UINT64_MAX / 2 / (uint64_t)threads)
+		need = UINT64_MAX / 2;
+	else
+		need = env.size * (uint64_t)threads;
+	/* a temporary file lives in memory when TMPDIR is a tmpfs */
+	if (uses_file(cfgs, n) && !env.file)
+		file = env.size;
+	/* page tables: 8 bytes per 4 KiB page */
+	tables = need / 512;
+	if (mem_available(&avail)) {
+		fprintf(stderr, "allocstat-run: cannot read MemAvailable from /proc/meminfo\n");
+		return -1;
+	}
+	if (need + tables + file <= avail)
+		return 0;
+	format_size(env.size, a, sizeof(a));
+	format_size(need + tables + file, b, sizeof(b));
+	format_size(avail, c, sizeof(c));
+	fprintf(stderr,
+		"allocstat-run: refusing to allocate: %d threads x %s = %s needed "
+		"(%llu bytes, with page tables%s), but MemAvailable is %s (%llu bytes)\n",
+		threads, a, b, (unsigned long long)(need + tables + file),
+		file ? " and the temporary file" : "", c,
+		(unsigned long long)avail);
+	return -1;
+}
+
+static int set_malloc_knobs(void)
+{
+	if (env.arena_max && !mallopt(M_ARENA_MAX, env.arena_max)) {
+		fprintf(stderr, "allocstat-run: mallopt(M_ARENA_MAX, %d) failed\n",
+			env.arena_max);
+		return -1;
+	}
+	if (env.mmap_threshold >= 0 &&
+	    !mallopt(M_MMAP_THRESHOLD, (int)env.mmap_threshold)) {
+		fprintf(stderr, "allocstat-run: mallopt(M_MMAP_THRESHOLD, %ld) failed\n",
+			env.mmap_threshold);
+		return -1;
+	}
+	return 0;
+}
+
+/* the repetition with the median wall time of each configuration */
+static struct run *median_run(struct run *runs, int repeat)
+{
+	int best = 0;
+
+	for (int i = 0; i < repeat; i++) {
+		int below = 0;
+
+		for (int j = 0; j < repeat; j++)
+			below += runs[j].wall_ns < runs[i].wall_ns ||
+				 (runs[j].wall_ns == runs[i].wall_ns && j < i);
+		if (below == (repeat - 1) / 2)
+			best = i;
+	}
+	return &runs[best];
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfgs[NR_METHODS + 32];
+	struct module_info mi = { 0 };
+	struct run *runs = NULL, **best = NULL;
+	int ncfg, nruns = 0, err = 0;
+
+	if (parse_args(argc, argv)) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	ncfg = build_configs(cfgs);
+
+	module_probe(&mi);
+	if (!mi.loaded && env.require_module) {
+		fprintf(stderr, "allocstat-run: %s (--require-module)\n", mi.why);
+		err = 1;
+		goto cleanup;
+	}
+	err = check_memory(cfgs, ncfg) || set_malloc_knobs();
+	if (err)
+		goto cleanup;
+
+	runs = calloc((size_t)ncfg * env.repeat, sizeof(*runs));
+	best = calloc(ncfg, sizeof(*best));
+	if (!runs || !best) {
+		fprintf(stderr, "allocstat-run: out of memory\n");
+		err = 1;
+		goto cleanup;
+	}
+	err = workload_prepare(uses_file(cfgs, ncfg));
+	if (err)
+		goto cleanup;
+
+	for (int c = 0; c < ncfg; c++) {
+		for (int rep = 0; rep < env.repeat; rep++) {
+			struct run *r = &runs[nruns];
+
+			r->cfg = cfgs[c];
+			r->rep = rep;
+			err = run_workload(r, &mi, nruns, ncfg * env.repeat);
+			nruns++;
+			if (err)
+				goto cleanup;
+			compute_breakdown(r);
+		}
+		best[c] = median_run(&runs[c * env.repeat], env.repeat);
+	}
+
+	if (env.json) {
+		if (!mi.loaded)
+			fprintf(stderr, "allocstat-run: %s\n", mi.why);
+		json_write(stdout, &mi, runs, nruns, best, ncfg);
+	} else {
+		if (!mi.loaded)
+			printf("allocstat: %s; showing times and getrusage faults only\n",
+			       mi.why);
+		if (env.mode == MODE_SINGLE) {
+			for (int i = 0; i < nruns; i++)
+				report_run(stdout, &runs[i], &mi);
+		} else if (env.mode == MODE_SWEEP) {
+			report_sweep(stdout, best, ncfg);
+		} else {
+			report_compare(stdout, best, ncfg);
+		}
+	}
+	if (env.svg && svg_write(env.svg, best, ncfg))
+		err = 1;
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "allocstat-run: write error on stdout\n");
+		err = 1;
+	}
+
+cleanup:
+	workload_cleanup();
+	for (int i = 0; i < nruns; i++)
+		run_free(&runs[i]);
+	free(runs);
+	free(best);
+	allocstat_table_free(&mi.first);
+	return err != 0;
+}

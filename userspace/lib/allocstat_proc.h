@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * allocstat_proc: parser for /proc/allocstat, shared by allocstat-run and
+ * the selftests' C helpers.
+ *
+ * Format (see the team contract / README):
+ *   # allocstat <version> kernel=<release> hooks=<a,b,c> tasks=<n> dropped=<n> missed=<n>
+ *   tid tgid comm state faults fault_ns ...          (column header)
+ *   <one row per task, fields separated by single spaces>
+ *
+ * Columns are mapped by header name; unknown extra columns are ignored; a
+ * known counter column missing from the header, or a `-` value, is "absent"
+ * (bit clear in row->present).  comm is unescaped from \ooo.  An incomplete
+ * last line (no trailing newline, or too few fields) is dropped and reported
+ * in table->truncated.  A missing header line is an error.
+ */
+#ifndef ALLOCSTAT_PROC_H
+#define ALLOCSTAT_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define ALLOCSTAT_PROC_PATH "/proc/allocstat"
+#define ALLOCSTAT_COMM_LEN 64
+
+/* Counter columns, in the order of the contract's header. */
+#define ALLOCSTAT_FIELDS(X)			\
+	X(FAULTS, faults)			\
+	X(FAULT_NS, fault_ns)			\
+	X(FAULT_MAX_NS, fault_max_ns)		\
+	X(VMA_FAULTS, vma_faults)		\
+	X(VMA_RETRY, vma_retry)			\
+	X(ZERO_PAGES, zero_pages)		\
+	X(ZERO_NS, zero_ns)			\
+	X(ZERO_HUGE, zero_huge)			\
+	X(ZERO_ALLOC_PAGES, zero_alloc_pages)	\
+	X(MMAP_READ, mmap_read)			\
+	X(MMAP_READ_WAIT_NS, mmap_read_wait_ns)	\
+	X(MMAP_READ_WAIT_MAX_NS, mmap_read_wait_max_ns) \
+	X(MMAP_READ_HOLD_NS, mmap_read_hold_ns)	\
+	X(MMAP_READ_HOLD_MAX_NS, mmap_read_hold_max_ns) \
+	X(MMAP_WRITE, mmap_write)		\
+	X(MMAP_WRITE_WAIT_NS, mmap_write_wait_ns) \
+	X(MMAP_WRITE_WAIT_MAX_NS, mmap_write_wait_max_ns) \
+	X(MMAP_WRITE_HOLD_NS, mmap_write_hold_ns) \
+	X(MMAP_WRITE_HOLD_MAX_NS, mmap_write_hold_max_ns) \
+	X(MMAP_TRYLOCK_FAIL, mmap_trylock_fail)
+
+enum allocstat_field {
+#define X(id, name) ALLOCSTAT_##id,
+	ALLOCSTAT_FIELDS(X)
+#undef X
+	ALLOCSTAT_NR_FIELDS
+};
+
+struct allocstat_row {
+	uint64_t tid;
+	uint64_t tgid;
+	char comm[ALLOCSTAT_COMM_LEN];	/* unescaped, NUL-terminated */
+	bool exited;			/* state column: alive / exited */
+	uint64_t val[ALLOCSTAT_NR_FIELDS];
+	uint32_t present;		/* bit i set: val[i] was a number */
+};
+
+struct allocstat_table {
+	/* line 1 */
+	char version[32];
+	char kernel[128];
+	char hooks[256];		/* comma-separated, opaque */
+	uint64_t tasks, dropped, missed;
+	/* rows in file order (oldest task first) */
+	struct allocstat_row *rows;
+	size_t nr_rows;
+	size_t nr_extra_cols;		/* unknown columns ignored */
+	uint32_t columns;		/* bit i: counter i is in the header */
+	bool truncated;			/* an incomplete last line was dropped */
+};
+
+/*
+ * Parse buf[0..len).  Returns 0, or -1 with a message in err (may be NULL)
+ * naming the line.  On success free the table with allocstat_table_free().
+ */
+int allocstat_parse(const char *buf, size_t len, struct allocstat_table *t,
+		    char *err, size_t errlen);
+
+/*
+ * Read and parse path (NULL: $ALLOCSTAT_PROC, else /proc/allocstat).
+ * Returns 0; -errno if the file cannot be opened or read (err says which);
+ * -EINVAL if it does not parse.
+ */
+int allocstat_read(const char *path, struct allocstat_table *t,
+		   char *err, size_t errlen);
+
+/* $ALLOCSTAT_PROC if set and not empty, else /proc/allocstat. */
+const char *allocstat_path(void);
+
+void allocstat_table_free(struct allocstat_table *t);
+
+/* Newest row (the last one) of task tid in thread group tgid, or NULL. */
+const struct allocstat_row *allocstat_find(const struct allocstat_table *t,
+					   uint64_t tgid, uint64_t tid);
+
+static inline bool allocstat_has(const struct allocstat_row *r,
+				 enum allocstat_field f)
+{
+	return r && (r->present & (1u << f));
+}
+
+/* Column name of a counter ("faults", ...), or NULL. */
+const char *allocstat_field_name(enum allocstat_field f);
+/* Counter index of a column name, or -1. */
+int allocstat_field_index(const char *name);
+
+/* true if name is one of the comma-separated hooks of the table header */
+bool allocstat_hook_active(const struct allocstat_table *t, const char *name);
+
+#endif /* ALLOCSTAT_PROC_H */

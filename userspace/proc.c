@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * allocstat-run: /proc/allocstat snapshots and per-thread deltas,
+ * /proc/meminfo and the THP setting.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "allocstat-run.h"
+
+/* Find out once whether /proc/allocstat can be read, and why not. */
+int module_probe(struct module_info *mi)
+{
+	char err[200];
+	int ret;
+
+	mi->path = allocstat_path();
+	ret = allocstat_read(mi->path, &mi->first, err, sizeof(err));
+	mi->loaded = ret == 0;
+	switch (ret) {
+	case 0:
+		break;
+	case -ENOENT:
+		snprintf(mi->why, sizeof(mi->why),
+			 "module not loaded (%s does not exist)", mi->path);
+		break;
+	case -EACCES:
+	case -EPERM:
+		snprintf(mi->why, sizeof(mi->why),
+			 "%s is not readable: it needs root (mode 0600)", mi->path);
+		break;
+	case -EINVAL:
+		snprintf(mi->why, sizeof(mi->why), "cannot parse %s: %s",
+			 mi->path, err);
+		break;
+	default:
+		snprintf(mi->why, sizeof(mi->why), "cannot read %s: %s",
+			 mi->path, err);
+		break;
+	}
+	return ret;
+}
+
+int snapshot(struct allocstat_table *t)
+{
+	char err[200];
+
+	if (allocstat_read(NULL, t, err, sizeof(err))) {
+		fprintf(stderr, "allocstat-run: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_max_field(int f)
+{
+	return strstr(allocstat_field_name(f), "_max_ns") != NULL;
+}
+
+/*
+ * before: taken while the threads waited at the start barrier, so a row of
+ * the thread there is the thread itself only if it is alive (an exited row
+ * with the same tid is an older task).  after: taken after the join; the
+ * newest (last) row with the thread's tgid and tid is the thread.
+ * Maxima are the task's maxima, not deltas.
+ */
+void apply_deltas(struct run *r, const struct allocstat_table *before,
+		  const struct allocstat_table *after)
+{
+	pid_t tgid = getpid();
+
+	r->counters = true;
+	for (int i = 0; i < r->cfg.threads; i++) {
+		struct thread_result *t = &r->thr[i];
+		const struct allocstat_row *a = allocstat_find(after, tgid, t->tid);
+		const struct allocstat_row *b = allocstat_find(before, tgid, t->tid);
+
+		if (b && b->exited)
+			b = NULL;
+		t->matched = a != NULL;
+		t->present = a ? a->present : 0;
+		for (int f = 0; f < ALLOCSTAT_NR_FIELDS; f++) {
+			uint64_t base = allocstat_has(b, f) ? b->val[f] : 0;
+
+			if (!allocstat_has(a, f))
+				continue;
+			if (is_max_field(f))
+				t->val[f] = a->val[f];
+			else
+				t->val[f] = a->val[f] > base ? a->val[f] - base : 0;
+		}
+	}
+}
+
+int mem_available(uint64_t *bytes)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kb;
+	char line[256];
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+			*bytes = kb * 1024;
+			ret = 0;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+bool thp_available(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+	char line[128] = "";
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(line, sizeof(line), f) && !strstr(line, "[never]");
+	fclose(f);
+	return ok;
+}

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * allocstat-run: text output, and the "where the time went" breakdown
+ * shared by the text, JSON and SVG outputs.
+ */
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "allocstat-run.h"
+
+#define V(t, f) ((t)->val[ALLOCSTAT_##f])
+
+/* "600MiB", "64KiB", "1.5GiB", "4096B" */
+void format_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (v == (double)(uint64_t)v)
+		snprintf(buf, len, "%llu%s", (unsigned long long)v, units[u]);
+	else
+		snprintf(buf, len, "%.1f%s", v, units[u]);
+}
+
+int online_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+static double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0;
+}
+
+static uint64_t busy_ns(const struct thread_result *t)
+{
+	return t->alloc_ns + t->touch_ns + t->free_ns;
+}
+
+double per_thread_ms(const struct run *r)
+{
+	return ms(r->bd.thread_ns) / r->cfg.threads;
+}
+
+const struct part_info parts[NR_PARTS] = {
+	[PART_ZERO]	= { "page zeroing", NULL, "zero_ns", "zero", "#d62728", true },
+	[PART_FAULT]	= { "other fault handling", NULL, "fault_ns", "fault", "#ff7f0e", true },
+	[PART_LOCK]	= { "waiting for mmap_lock", NULL, "lock_wait_ns", "lock", "#1f77b4", true },
+	[PART_CPU_WAIT]	= { "waiting for a CPU", "off CPU (CPU or lock waits)",
+			    "cpu_wait_ns", "cpu", "#9467bd", false },
+	[PART_OTHER]	= { "everything else", "on a CPU", "other_ns", "other", "#b8b8b8", false },
+};
+
+const char *part_name(const struct run *r, enum part p)
+{
+	return !r->counters && parts[p].name_no_module ? parts[p].name_no_module
+						       : parts[p].name;
+}
+
+/*
+ * Where the threads' time went (thread time T = alloc + touch + free):
+ *   zeroing     zero_ns
+ *   lock        mmap_read_wait_ns + mmap_write_wait_ns (the fault path takes
+ *               the mmap_lock before handle_mm_fault(): no overlap with faults)
+ *   CPU wait    T - CPU time - lock wait: runnable but not running (more
+ *               threads than CPUs), or sleeping on something else
+ *   fault       fault_ns - zero_ns - the CPU wait that fell inside faults;
+ *               preemption is attributed to faults in proportion to the
+ *               time spent in them
+ *   other       the rest: user space, syscalls, unmapping, ...
+ * Without the module only the CPU wait and the rest are known.  If the
+ * counters add up to more than T, the parts are scaled down to fit.
+ */
+void compute_breakdown(struct run *r)
+{
+	struct breakdown *bd = &r->bd;
+	uint64_t fault = 0, off_cpu, sum = 0;
+	double in_faults;
+
+	memset(bd, 0, sizeof(*bd));
+	for (int i = 0; i < r->cfg.threads; i++) {
+		const struct thread_result *t = &r->thr[i];
+
+		bd->thread_ns += busy_ns(t);
+		bd->cpu_ns += t->cpu_ns;
+		bd->part[PART_ZERO] += V(t, ZERO_NS);
+		fault += V(t, FAULT_NS);
+		bd->part[PART_LOCK] += V(t, MMAP_READ_WAIT_NS) + V(t, MMAP_WRITE_WAIT_NS);
+	}
+	off_cpu = bd->thread_ns > bd->cpu_ns ? bd->thread_ns - bd->cpu_ns : 0;
+	if (off_cpu > bd->part[PART_LOCK])
+		bd->part[PART_CPU_WAIT] = off_cpu - bd->part[PART_LOCK];
+	in_faults = bd->cpu_ns + bd->part[PART_CPU_WAIT] ?
+		(double)bd->part[PART_CPU_WAIT] * (double)fault /
+		(double)(bd->cpu_ns + bd->part[PART_CPU_WAIT]) : 0;
+	if ((double)fault > (double)bd->part[PART_ZERO] + in_faults)
+		bd->part[PART_FAULT] = fault - bd->part[PART_ZERO] - (uint64_t)in_faults;
+
+	for (int p = 0; p < PART_OTHER; p++)
+		sum += bd->part[p];
+	if (sum > bd->thread_ns) {
+		double k = (double)bd->thread_ns / (double)sum;
+
+		sum = 0;
+		for (int p = 0; p < PART_OTHER; p++) {
+			bd->part[p] = (uint64_t)((double)bd->part[p] * k);
+			sum += bd->part[p];
+		}
+		bd->scaled = true;
+	}
+	bd->part[PART_OTHER] = bd->thread_ns > sum ? bd->thread_ns - sum : 0;
+}
+
+/* a counter (in ms if it is a time), or "-" when the kernel does not give it */
+static void put_val(FILE *out, const struct thread_result *t, int f, int width)
+{
+	if (!(t->present & (1u << f)))
+		fprintf(out, " %*s", width, "-");
+	else if (strstr(allocstat_field_name(f), "_ns"))
+		fprintf(out, " %*.1f", width, ms(t->val[f]));
+	else
+		fprintf(out, " %*llu", width, (unsigned long long)t->val[f]);
+}
+
+static void report_breakdown(FILE *out, const struct run *r)
+{
+	const struct breakdown *bd = &r->bd;
+
+	fprintf(out, "where the time went (%d threads, %.3f s of thread time, %.3f s on a CPU):\n",
+		r->cfg.threads, (double)bd->thread_ns / 1e9, (double)bd->cpu_ns / 1e9);
+	for (int p = 0; p < NR_PARTS; p++) {
+		if (parts[p].needs_module && !r->counters)
+			continue;
+		fprintf(out, "  %-27s %5.1f%%  %9.3f s\n", part_name(r, p),
+			pct(bd->part[p], bd->thread_ns), (double)bd->part[p] / 1e9);
+	}
+	if (bd->scaled)
+		fprintf(out, "  (fault, zeroing and wait times overlap here; scaled to 100%%)\n");
+}
+
+void report_run(FILE *out, const struct run *r, const struct module_info *mi)
+{
+	char size[32], block[32], label[48];
+	bool any = false;
+
+	format_size(env.size, size, sizeof(size));
+	if (r->cfg.block)
+		format_size(r->cfg.block, block, sizeof(block));
+	else
+		snprintf(block, sizeof(block), "one block");
+	fprintf(out, "allocstat-run: %d threads x %s, method %s, %s%s, touch %s, run %d/%d\n",
+		r->cfg.threads, size, method_names[r->cfg.method], block,
+		r->cfg.block ? " blocks" : "", touch_names[env.touch], r->rep + 1,
+		env.repeat);
+	if (r->counters)
+		fprintf(out, "allocstat %s, kernel %s, hooks %s, dropped %llu, missed %llu\n",
+			mi->first.version, mi->first.kernel, mi->first.hooks,
+			(unsigned long long)mi->first.dropped,
+			(unsigned long long)mi->first.missed);
+
+	fprintf(out, "%3s %7s %9s %9s %8s %8s", "thr", "tid", "alloc_ms",
+		"touch_ms", "free_ms", "minflt");
+	if (r->counters)
+		fprintf(out, " %8s %9s %10s %9s %10s %10s %10s %10s %10s",
+			"faults", "fault_ms", "zero_pages", "zero_ms", "rd_wait_ms",
+			"rd_hold_ms", "wr_wait_ms", "wr_hold_ms", "vma_faults");
+	fputc('\n', out);
+	for (int i = 0; i < r->cfg.threads; i++) {
+		const struct thread_result *t = &r->thr[i];
+
+		fprintf(out, "%3d %7d %9.1f %9.1f %8.1f %8ld", i, (int)t->tid,
+			ms(t->alloc_ns), ms(t->touch_ns), ms(t->free_ns), t->minflt);
+		if (r->counters) {
+			put_val(out, t, ALLOCSTAT_FAULTS, 8);
+			put_val(out, t, ALLOCSTAT_FAULT_NS, 9);
+			put_val(out, t, ALLOCSTAT_ZERO_PAGES, 10);
+			put_val(out, t, ALLOCSTAT_ZERO_NS, 9);
+			put_val(out, t, ALLOCSTAT_MMAP_READ_WAIT_NS, 10);
+			put_val(out, t, ALLOCSTAT_MMAP_READ_HOLD_NS, 10);
+			put_val(out, t, ALLOCSTAT_MMAP_WRITE_WAIT_NS, 10);
+			put_val(out, t, ALLOCSTAT_MMAP_WRITE_HOLD_NS, 10);
+			put_val(out, t, ALLOCSTAT_VMA_FAULTS, 10);
+			any |= t->matched;
+		}
+		fputc('\n', out);
+	}
+	fprintf(out, "wall time: %.3f s for %s\n", (double)r->wall_ns / 1e9,
+		config_label(&r->cfg, label, sizeof(label)));
+	if (r->counters && !any)
+		fprintf(out, "note: no row of these threads in %s (is tracking limited to other processes?)\n",
+			mi->path);
+	report_breakdown(out, r);
+	fputc('\n', out);
+}
+
+static void breakdown_cols(FILE *out, const struct run *r)
+{
+	for (int p = 0; p < NR_PARTS; p++) {
+		if (parts[p].needs_module && !r->counters)
+			fprintf(out, " %6s", "-");
+		else
+			fprintf(out, " %5.1f%%", pct(r->bd.part[p], r->bd.thread_ns));
+	}
+}
+
+static void breakdown_header(FILE *out)
+{
+	for (int p = 0; p < NR_PARTS; p++)
+		fprintf(out, " %6s", parts[p].abbrev);
+}
+
+/* wall time if the threads scaled perfectly on the online CPUs */
+double ideal_wall_ns(const struct run *one, int threads)
+{
+	int cpus = online_cpus();
+
+	return (double)one->wall_ns * ((threads + cpus - 1) / cpus);
+}
+
+double sweep_wall_slowdown(struct run *const *best, int i)
+{
+	return (double)best[i]->wall_ns / ideal_wall_ns(best[0], best[i]->cfg.threads);
+}
+
+double sweep_thread_slowdown(struct run *const *best, int i)
+{
+	return per_thread_ms(best[i]) / per_thread_ms(best[0]);
+}
+
+void report_sweep(FILE *out, struct run **best, int n)
+{
+	char size[32], label[48];
+
+	format_size(env.size, size, sizeof(size));
+	fprintf(out, "allocstat-run --sweep: %s per thread, method %s, %d CPUs, median of %d\n",
+		size, config_label(&best[0]->cfg, label, sizeof(label)), online_cpus(),
+		env.repeat);
+	fprintf(out, "%7s %9s %9s %7s %13s %9s", "threads", "wall_s", "ideal_s",
+		"wall_x", "per_thread_ms", "thread_x");
+	breakdown_header(out);
+	fputc('\n', out);
+	for (int i = 0; i < n; i++) {
+		fprintf(out, "%7d %9.3f %9.3f %6.2fx %13.1f %8.2fx", best[i]->cfg.threads,
+			(double)best[i]->wall_ns / 1e9,
+			ideal_wall_ns(best[0], best[i]->cfg.threads) / 1e9,
+			sweep_wall_slowdown(best, i), per_thread_ms(best[i]),
+			sweep_thread_slowdown(best, i));
+		breakdown_cols(out, best[i]);
+		fputc('\n', out);
+	}
+	fprintf(out, "wall_x: wall time / (1-thread wall x ceil(threads / CPUs)); "
+		"thread_x: per-thread time / 1-thread time\n");
+}
+
+/* indexes of best[] sorted by wall time */
+void compare_order(struct run **best, int n, int *order)
+{
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && best[order[j]]->wall_ns < best[order[j - 1]]->wall_ns; j--) {
+			int tmp = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = tmp;
+		}
+}
+
+void report_compare(FILE *out, struct run **best, int n)
+{
+	char size[32], label[48];
+	int order[64];
+
+	format_size(env.size, size, sizeof(size));
+	compare_order(best, n, order);
+	fprintf(out, "allocstat-run --compare: %d threads x %s, touch %s, median of %d, fastest first\n",
+		best[0]->cfg.threads, size, touch_names[env.touch], env.repeat);
+	fprintf(out, "%4s %-14s %9s %13s %10s", "rank", "method", "wall_s",
+		"per_thread_ms", "faults/thr");
+	breakdown_header(out);
+	fputc('\n', out);
+	for (int k = 0; k < n; k++) {
+		const struct run *r = best[order[k]];
+		uint64_t faults = 0;
+
+		for (int i = 0; i < r->cfg.threads; i++)
+			faults += r->counters ? V(&r->thr[i], FAULTS) : (uint64_t)r->thr[i].minflt;
+		fprintf(out, "%4d %-14s %9.3f %13.1f %10llu", k + 1,
+			config_label(&r->cfg, label, sizeof(label)), (double)r->wall_ns / 1e9,
+			per_thread_ms(r), (unsigned long long)(faults / (uint64_t)r->cfg.threads));
+		breakdown_cols(out, r);
+		fputc('\n', out);
+	}
+	if (!thp_available())
+		fprintf(out, "note: transparent huge pages are off here: thp behaves like mmap\n");
+}

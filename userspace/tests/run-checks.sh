@@ -1,0 +1,210 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Host checks of allocstat userspace, as one KTAP stream:
+#   - the parser unit tests (build/test_allocstat_proc, samples/),
+#   - allocstat-run's command line, error paths and output, without the
+#     module and against fake /proc/allocstat files (ALLOCSTAT_PROC).
+# Usage: tests/run-checks.sh BUILD_DIR      (run from userspace/)
+# Exit 0 if everything passed, 1 otherwise.
+
+B=${1:-build}
+RUN=$B/allocstat-run
+TMP=$(mktemp -d)
+FAKE_PID=
+
+out=()		# result and diagnostic lines, printed after the plan
+n=0
+failed=0
+skipped=0
+
+cleanup() {
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+pass() { n=$((n + 1)); out+=("ok $n $1"); }
+fail() { n=$((n + 1)); failed=$((failed + 1)); out+=("not ok $n $1"); }
+skip() { n=$((n + 1)); skipped=$((skipped + 1)); out+=("ok $n $1 # SKIP $2"); }
+diag() { while IFS= read -r l; do out+=("# $l"); done <<< "$1"; }
+check() { local desc=$1; shift; if "$@"; then pass "$desc"; else fail "$desc"; fi; }
+
+# run allocstat-run: rc, stdout in $TMP/out, stderr in $TMP/err
+run() {
+	"$RUN" "$@" > "$TMP/out" 2> "$TMP/err"
+	rc=$?
+}
+
+# ---- the parser unit tests, renumbered into this stream ----
+"$B/test_allocstat_proc" samples > "$TMP/unit" 2>&1
+while IFS= read -r l; do
+	case $l in
+	"TAP version"*|1..*|"# Totals"*) ;;
+	"ok "*"# SKIP "*) l=${l#ok [0-9]* }; skip "parser: ${l%% # SKIP *}" "${l#* # SKIP }" ;;
+	"ok "*) pass "parser: ${l#ok [0-9]* }" ;;
+	"not ok "*) fail "parser: ${l#not ok [0-9]* }" ;;
+	*) out+=("$l") ;;
+	esac
+done < "$TMP/unit"
+
+# ---- usage ----
+run --help
+check "--help exits 0 and shows EXAMPLES" \
+	test $rc -eq 0 -a -n "$(grep EXAMPLES "$TMP/out")"
+
+for bad in "--bogus" "-t 0" "-t 2x" "-t 1025" "-s 12Q" "-s 0" "-s -5M" \
+	   "-s 99999999999999999999" "-m nope" "--touch x" "-r 0" \
+	   "--sweep --compare" "-s 1M -b 2M" "--arena-max 0" \
+	   "--mmap-threshold 64M" "-f /etc/passwd" "extra"; do
+	# shellcheck disable=SC2086
+	run $bad
+	check "bad usage '$bad' exits 2 with the usage text" \
+		test $rc -eq 2 -a -n "$(grep -m1 Usage: "$TMP/err")" -a ! -s "$TMP/out"
+	[ $rc -eq 2 ] || diag "rc=$rc $(head -3 "$TMP/err")"
+done
+
+# ---- memory check ----
+start=$(date +%s%N)
+ALLOCSTAT_PROC=/nonexistent run -t 4 -s 1T
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+diag "$(cat "$TMP/err") (${ms} ms)"
+check "4 x 1 TiB is refused before allocating, with the numbers (exit 1)" \
+	test $rc -eq 1 -a ! -s "$TMP/out" -a -n "$(grep 'MemAvailable is .*bytes' "$TMP/err")" -a $ms -lt 2000
+
+# ---- without the module ----
+ALLOCSTAT_PROC=/nonexistent run -t 2 -s 8M -m nothp
+diag "$(cat "$TMP/out")"
+check "without the module: runs, exit 0" test $rc -eq 0
+check "without the module: says so on exactly one line" \
+	test "$(grep -c 'module not loaded' "$TMP/out")" -eq 1
+check "without the module: two thread rows with >= 2048 minor faults" \
+	test "$(awk '$1 ~ /^[0-9]+$/ && $6 >= 2048' "$TMP/out" | wc -l)" -eq 2
+
+ALLOCSTAT_PROC=/nonexistent run -t 1 -s 1M --require-module
+diag "$(cat "$TMP/err")"
+check "--require-module without the module exits 1 and explains" \
+	test $rc -eq 1 -a -n "$(grep 'module not loaded' "$TMP/err")" -a ! -s "$TMP/out"
+
+# unreadable file: as nobody when we are root
+cp samples/hand-written-6.1.txt "$TMP/proc-0600"
+chmod 0600 "$TMP/proc-0600"
+chmod 0755 "$TMP"
+cp "$RUN" "$TMP/allocstat-run"	# reachable by nobody wherever the tree is
+asuser=()
+if [ "$(id -u)" = 0 ]; then
+	if command -v setpriv > /dev/null; then
+		asuser=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	fi
+fi
+if [ "$(id -u)" != 0 ] || [ ${#asuser[@]} -gt 0 ]; then
+	ALLOCSTAT_PROC=$TMP/proc-0600 "${asuser[@]}" "$TMP/allocstat-run" -t 1 -s 1M --require-module \
+		> "$TMP/out" 2> "$TMP/err"
+	rc=$?
+	diag "$(cat "$TMP/err")"
+	check "unreadable /proc/allocstat with --require-module: exit 1, says it needs root" \
+		test $rc -eq 1 -a -n "$(grep 'needs root' "$TMP/err")"
+	ALLOCSTAT_PROC=$TMP/proc-0600 "${asuser[@]}" "$TMP/allocstat-run" -t 1 -s 1M \
+		> "$TMP/out" 2> "$TMP/err"
+	rc=$?
+	check "unreadable /proc/allocstat: still runs and says it needs root" \
+		test $rc -eq 0 -a "$(grep -c 'needs root' "$TMP/out")" -eq 1
+else
+	skip "unreadable /proc/allocstat with --require-module" "root without setpriv"
+	skip "unreadable /proc/allocstat: still runs" "root without setpriv"
+fi
+
+printf 'tid tgid comm state\n' > "$TMP/proc-bad"
+ALLOCSTAT_PROC=$TMP/proc-bad run -t 1 -s 1M --require-module
+diag "$(cat "$TMP/err")"
+check "malformed /proc/allocstat (no title line) with --require-module: exit 1" \
+	test $rc -eq 1 -a -n "$(grep 'cannot parse' "$TMP/err")"
+
+# ---- with a fake module (FIFO served by tests/fake-allocstat.py) ----
+mkfifo "$TMP/fifo"
+python3 tests/fake-allocstat.py "$TMP/fifo" &
+FAKE_PID=$!
+ALLOCSTAT_PROC=$TMP/fifo run -t 3 -s 8M -m nothp --json --require-module
+cp "$TMP/out" "$TMP/fake.json"
+python3 - "$TMP/fake.json" > "$TMP/py" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["module"]["loaded"] and d["module"]["kernel"] == "fake", d["module"]
+assert d["module"]["hooks"] == ["faults", "zeroing", "mmap_lock"]
+(run,) = d["runs"]
+assert run["counters"] and len(run["per_thread"]) == 3
+for t in run["per_thread"]:
+    assert t["matched"], t
+    assert t["faults"] == 5000 and t["zero_pages"] == 4000, t
+    assert t["fault_ns"] == 3000000 and t["zero_ns"] == 2000000, t
+    assert t["mmap_read_wait_ns"] == 250000 and t["mmap_write"] == 3, t
+    assert t["fault_max_ns"] == 102, t  # maxima: the task's, not deltas
+    assert t["vma_faults"] is None and t["vma_retry"] is None, t
+    assert t["mmap_trylock_fail"] == 0, t
+bd = run["breakdown"]
+parts = ("zero_ns", "fault_ns", "lock_wait_ns", "cpu_wait_ns", "other_ns")
+assert sum(bd[k] for k in parts) == bd["thread_ns"], bd
+print("3 threads: faults 5000, zero_pages 4000 each; tid-reuse rows ignored")
+PY
+pyrc=$?
+diag "$(cat "$TMP/py" "$TMP/err")"
+check "fake module: per-thread deltas by tid, last row wins, '-' is null" test $rc -eq 0 -a $pyrc -eq 0
+
+ALLOCSTAT_PROC=$TMP/fifo run -t 2 -s 8M -m nothp
+diag "$(cat "$TMP/out" "$TMP/err")"
+check "fake module: text report has counters and 'where the time went'" \
+	test $rc -eq 0 -a -n "$(grep 'where the time went' "$TMP/out")" \
+	-a "$(awk '$1 ~ /^[0-9]+$/ && $7 == 5000 && $9 == 4000' "$TMP/out" | wc -l)" -eq 2
+kill "$FAKE_PID" 2>/dev/null
+wait "$FAKE_PID" 2>/dev/null
+FAKE_PID=
+
+# ---- methods, touch modes, modes ----
+export ALLOCSTAT_PROC=/nonexistent
+for m in malloc mmap populate thp nothp file; do
+	run -t 2 -s 4M -m "$m" -q
+	check "method $m runs (2 x 4 MiB)" test $rc -eq 0
+done
+for t in read memset; do
+	run -t 2 -s 4M --touch "$t"
+	check "--touch $t runs" test $rc -eq 0
+done
+run -t 2 -s 8M -b 64K --arena-max 1 --mmap-threshold 128K -r 2
+check "--block 64K --arena-max 1 --mmap-threshold 128K --repeat 2: two reports" \
+	test $rc -eq 0 -a "$(grep -c '^wall time' "$TMP/out")" -eq 2
+
+head -c 1048576 /dev/zero > "$TMP/small"
+run -t 1 -s 4M -m file -f "$TMP/small"
+diag "$(cat "$TMP/err")"
+check "--method file with a file shorter than --size: exit 1, no report" \
+	test $rc -eq 1 -a ! -s "$TMP/out" -a -n "$(grep 'needs' "$TMP/err")"
+
+( ulimit -v 400000; "$RUN" -t 2 -s 300M -m mmap > "$TMP/out" 2> "$TMP/err" ); rc=$?
+diag "$(cat "$TMP/err")"
+check "a failed mmap names the call and errno, exit 1, no partial report" \
+	test $rc -eq 1 -a ! -s "$TMP/out" -a -n "$(grep 'mmap of .* failed: Cannot allocate memory' "$TMP/err")"
+
+run -t 3 -s 4M --sweep --json --svg "$TMP/sweep.svg"
+python3 - "$TMP/out" "$TMP/sweep.svg" > "$TMP/py" 2>&1 <<'PY'
+import json, sys, xml.dom.minidom
+d = json.load(open(sys.argv[1]))
+assert [s["threads"] for s in d["sweep"]] == [1, 2, 3], d["sweep"]
+assert d["sweep"][0]["thread_slowdown"] == 1.0
+xml.dom.minidom.parse(sys.argv[2])
+print("sweep 1, 2, 3 threads; svg is well-formed XML")
+PY
+pyrc=$?
+diag "$(cat "$TMP/py")"
+check "--sweep -t 3: 1, 2, 3 threads in JSON, SVG written" test $rc -eq 0 -a $pyrc -eq 0
+
+run -t 2 -s 4M --compare --svg "$TMP/compare.svg"
+diag "$(cat "$TMP/out")"
+check "--compare: 7 ranked configurations, SVG with 7 bars" \
+	test $rc -eq 0 -a "$(grep -cE '^ +[1-7] ' "$TMP/out")" -eq 7 \
+	-a "$(grep -cE '>[0-9.]+ s</text>' "$TMP/compare.svg")" -eq 7
+
+# ---- results ----
+echo "TAP version 13"
+echo "1..$n"
+printf '%s\n' "${out[@]}"
+echo "# Totals: pass:$((n - failed - skipped)) fail:$failed skip:$skipped"
+[ $failed -eq 0 ]

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host unit tests of the /proc/allocstat parser (lib/allocstat_proc.c).
+ *
+ * Usage: test_allocstat_proc SAMPLES_DIR
+ *
+ * Prints KTAP: the samples (hand-written ones that follow the contract, and
+ * every captured-*.txt from real kernels), then malformed input.  Exit 0 if
+ * every test passed, 1 otherwise.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allocstat_proc.h"
+
+#define MAX_RESULTS 256
+
+static char *lines[MAX_RESULTS];	/* results and diagnostics, in order */
+static int nr_lines, nr_results, nr_failed, nr_skipped;
+static const char *samples_dir;
+
+static void add_line(const char *prefix, const char *fmt, va_list ap)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line), "%s", prefix);
+
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	if (nr_lines < MAX_RESULTS)
+		lines[nr_lines++] = strdup(line);
+}
+
+/* results are kept until the end so that the plan comes first */
+static void result(int ok, const char *fmt, ...)
+{
+	char prefix[32];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "%s %d ", ok ? "ok" : "not ok", ++nr_results);
+	va_start(ap, fmt);
+	add_line(prefix, fmt, ap);
+	va_end(ap);
+	nr_failed += !ok;
+	nr_skipped += ok && strstr(fmt, "# SKIP") != NULL;
+}
+
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_line("# ", fmt, ap);
+	va_end(ap);
+}
+
+#define HDR "# allocstat 0.1.0 kernel=6.1.0-56-amd64 hooks=faults,zeroing,mmap_lock tasks=2 dropped=0 missed=0\n"
+#define COLS "tid tgid comm state faults fault_ns fault_max_ns vma_faults vma_retry " \
+	"zero_pages zero_ns zero_huge zero_alloc_pages mmap_read mmap_read_wait_ns " \
+	"mmap_read_wait_max_ns mmap_read_hold_ns mmap_read_hold_max_ns mmap_write " \
+	"mmap_write_wait_ns mmap_write_wait_max_ns mmap_write_hold_ns " \
+	"mmap_write_hold_max_ns mmap_trylock_fail\n"
+#define ROW(tid, comm, state) #tid " 100 " comm " " state \
+	" 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29\n"
+
+static int parse(const char *s, struct allocstat_table *t, char *err, size_t len)
+{
+	return allocstat_parse(s, strlen(s), t, err, len);
+}
+
+/* the input must be rejected; the message is shown */
+static void expect_error(const char *desc, const char *input, const char *needle)
+{
+	struct allocstat_table t;
+	char err[256] = "";
+	int ret = parse(input, &t, err, sizeof(err));
+
+	if (ret == 0)
+		allocstat_table_free(&t);
+	diag("%s: error '%s'", desc, err);
+	result(ret != 0 && strstr(err, needle) != NULL, "malformed: %s is rejected", desc);
+}
+
+/* checks shared by every well-formed sample */
+static int check_table(const char *name, const struct allocstat_table *t)
+{
+	uint32_t all = (1u << ALLOCSTAT_NR_FIELDS) - 1;
+	int ok = 1;
+
+	if (!t->version[0]) {
+		diag("%s: no version", name);
+		ok = 0;
+	}
+	if (!t->kernel[0] || !t->hooks[0]) {
+		diag("%s: kernel='%s' hooks='%s'", name, t->kernel, t->hooks);
+		ok = 0;
+	}
+	if (t->columns != all) {
+		diag("%s: header lacks known columns (mask %#x)", name, t->columns);
+		ok = 0;
+	}
+	if (t->nr_rows == 0 || t->truncated) {
+		diag("%s: %zu rows, truncated=%d", name, t->nr_rows, t->truncated);
+		ok = 0;
+	}
+	for (size_t i = 0; i < t->nr_rows; i++) {
+		const struct allocstat_row *r = &t->rows[i];
+		/* vma_faults / vma_retry may be '-' (kernels without VMA locks) */
+		uint32_t need = all & ~(1u << ALLOCSTAT_VMA_FAULTS) &
+				~(1u << ALLOCSTAT_VMA_RETRY);
+
+		if (!r->tid || !r->tgid || !r->comm[0] || (r->present & need) != need) {
+			diag("%s: row %zu (tid %llu) incomplete, present %#x", name, i,
+			     (unsigned long long)r->tid, r->present);
+			ok = 0;
+		}
+	}
+	diag("%s: allocstat %s kernel=%s hooks=%s, %zu rows", name, t->version,
+	     t->kernel, t->hooks, t->nr_rows);
+	return ok;
+}
+
+static int load_sample(const char *file, struct allocstat_table *t)
+{
+	char path[4096], err[256] = "";
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", samples_dir, file);
+	ret = allocstat_read(path, t, err, sizeof(err));
+	if (ret)
+		diag("%s: %s", file, err);
+	return ret;
+}
+
+static void test_hand_written(void)
+{
+	struct allocstat_table t;
+	const struct allocstat_row *r;
+	int ok;
+
+	/* hand-written from the contract, not captured from a kernel */
+	ok = !load_sample("hand-written-6.1.txt", &t);
+	if (ok) {
+		ok = check_table("hand-written-6.1.txt", &t) && t.nr_rows == 5 &&
+		     t.tasks == 5 && !allocstat_has(&t.rows[0], ALLOCSTAT_VMA_FAULTS);
+		r = allocstat_find(&t, 251, 252);
+		ok = ok && r && r->exited && r->val[ALLOCSTAT_FAULTS] == 16402 &&
+		     !strcmp(t.rows[2].comm, "allocstat run");
+		allocstat_table_free(&t);
+	}
+	result(ok, "hand-written sample for 6.1 (no VMA locks: vma columns '-')");
+
+	ok = !load_sample("hand-written-6.12.txt", &t);
+	if (ok) {
+		ok = check_table("hand-written-6.12.txt", &t) && t.nr_rows == 5 &&
+		     allocstat_has(&t.rows[0], ALLOCSTAT_VMA_FAULTS);
+		/* tid 252 appears twice: the later row is the newer task */
+		r = allocstat_find(&t, 251, 252);
+		ok = ok && r == &t.rows[4] && r->val[ALLOCSTAT_FAULTS] == 16396;
+		allocstat_table_free(&t);
+	}
+	result(ok, "hand-written sample for 6.12 (VMA locks, reused tid: last row wins)");
+}
+
+/* every captured-*.txt the lead adds from real kernels */
+static void test_captured(void)
+{
+	struct dirent **names;
+	int n = scandir(samples_dir, &names, NULL, alphasort), found = 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *f = names[i]->d_name;
+		size_t l = strlen(f);
+
+		if (!strncmp(f, "captured-", 9) && l > 4 && !strcmp(f + l - 4, ".txt")) {
+			struct allocstat_table t;
+			int ok = !load_sample(f, &t);
+
+			if (ok) {
+				ok = check_table(f, &t);
+				allocstat_table_free(&t);
+			}
+			result(ok, "captured sample %s: header parses, every row complete", f);
+			found++;
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+	if (!found)
+		result(1, "captured samples # SKIP no samples/captured-*.txt yet");
+}
+
+static void test_malformed(void)
+{
+	struct allocstat_table t;
+	char err[256];
+	int ok;
+
+	expect_error("empty input", "", "missing header");
+	expect_error("missing title line", COLS ROW(5, "a", "alive"), "missing");
+	expect_error("missing column header", HDR ROW(5, "a", "alive"), "missing column header");
+	expect_error("title only", HDR, "missing column header");
+	expect_error("header without tid", HDR "tgid comm state faults\n", "missing column header");
+	expect_error("duplicate column", HDR "tid tgid comm state faults faults\n", "duplicate");
+	expect_error("bad number", HDR COLS "5 100 a alive 1x 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29\n"
+		     ROW(6, "b", "alive"), "bad faults");
+	expect_error("u64 overflow", HDR COLS "5 100 a alive 18446744073709551616 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29\n"
+		     ROW(6, "b", "alive"), "bad faults");
+	expect_error("negative number", HDR COLS "5 100 a alive -1 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29\n"
+		     ROW(6, "b", "alive"), "bad faults");
+	expect_error("bad state", HDR COLS ROW(5, "a", "zombie") ROW(6, "b", "alive"), "bad state");
+	expect_error("short row before the last", HDR COLS "5 100 a alive 1 2 3\n" ROW(6, "b", "alive"),
+		     "too few fields");
+	expect_error("too many fields", HDR COLS "5 100 a alive 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30\n",
+		     "fields, header has");
+	expect_error("bad title number", "# allocstat 0.1.0 kernel=x hooks=a tasks=z dropped=0 missed=0\n" COLS,
+		     "bad number");
+
+	/* extra unknown columns, known ones in another order */
+	ok = !parse("# allocstat 0.2.0 kernel=7.0 hooks=faults,new_hook tasks=1 dropped=0 missed=0 future=1\n"
+		    "comm new_a tgid tid faults state new_b zero_pages\n"
+		    "w0 7 100 101 5000 alive 8 4096\n", &t, err, sizeof(err));
+	if (ok) {
+		const struct allocstat_row *r = allocstat_find(&t, 100, 101);
+
+		ok = t.nr_extra_cols == 2 && r && !strcmp(r->comm, "w0") &&
+		     r->val[ALLOCSTAT_FAULTS] == 5000 && r->val[ALLOCSTAT_ZERO_PAGES] == 4096 &&
+		     !allocstat_has(r, ALLOCSTAT_ZERO_NS) &&
+		     allocstat_hook_active(&t, "new_hook") && !allocstat_hook_active(&t, "new");
+		allocstat_table_free(&t);
+	}
+	result(ok, "extra columns are ignored, known ones mapped by name, missing ones absent");
+
+	/* '-' values */
+	ok = !parse(HDR COLS "5 100 a alive 10 11 12 - - 15 16 17 18 19 20 21 22 23 24 25 26 27 28 -\n",
+		    &t, err, sizeof(err));
+	if (ok) {
+		const struct allocstat_row *r = &t.rows[0];
+
+		ok = !allocstat_has(r, ALLOCSTAT_VMA_FAULTS) && !allocstat_has(r, ALLOCSTAT_VMA_RETRY) &&
+		     !allocstat_has(r, ALLOCSTAT_MMAP_TRYLOCK_FAIL) &&
+		     allocstat_has(r, ALLOCSTAT_FAULT_MAX_NS) && r->val[ALLOCSTAT_ZERO_PAGES] == 15;
+		allocstat_table_free(&t);
+	}
+	result(ok, "'-' values are absent, the others present");
+
+	/* truncated last line: no newline */
+	ok = !parse(HDR COLS ROW(5, "a", "alive") "6 100 b alive 10 11 12 13", &t, err, sizeof(err));
+	ok = ok && t.nr_rows == 1 && t.truncated && t.rows[0].tid == 5;
+	if (ok)
+		allocstat_table_free(&t);
+	result(ok, "truncated last line (cut mid-row) is dropped and reported");
+
+	/* a complete-looking last row without its newline is dropped too */
+	ok = !parse(HDR COLS ROW(5, "a", "alive") "6 100 b alive 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 2",
+		    &t, err, sizeof(err));
+	ok = ok && t.nr_rows == 1 && t.truncated;
+	if (ok)
+		allocstat_table_free(&t);
+	result(ok, "last line without its newline is dropped (it may be cut mid-number)");
+
+	/* short last line with a newline */
+	ok = !parse(HDR COLS ROW(5, "a", "alive") "6 100 b\n", &t, err, sizeof(err));
+	ok = ok && t.nr_rows == 1 && t.truncated;
+	if (ok)
+		allocstat_table_free(&t);
+	result(ok, "short last line is dropped and reported");
+
+	/* comm with escapes */
+	ok = !parse(HDR COLS ROW(5, "my\\040prog", "alive") ROW(6, "back\\134slash\\011tab", "exited")
+		    ROW(7, "odd\\9x\\", "alive"), &t, err, sizeof(err));
+	if (ok) {
+		ok = t.nr_rows == 3 && !strcmp(t.rows[0].comm, "my prog") &&
+		     !strcmp(t.rows[1].comm, "back\\slash\ttab") && t.rows[1].exited &&
+		     !strcmp(t.rows[2].comm, "odd\\9x\\");
+		diag("comms: '%s' '%s' '%s'", t.rows[0].comm, t.rows[1].comm, t.rows[2].comm);
+		allocstat_table_free(&t);
+	}
+	result(ok, "comm: \\ooo escapes decoded, other backslashes kept");
+
+	/* largest u64, empty table */
+	ok = !parse(HDR COLS "5 100 a alive 18446744073709551615 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29\n",
+		    &t, err, sizeof(err));
+	ok = ok && t.rows[0].val[ALLOCSTAT_FAULTS] == UINT64_MAX;
+	if (ok)
+		allocstat_table_free(&t);
+	result(ok, "u64 maximum parses");
+	ok = !parse(HDR COLS, &t, err, sizeof(err)) && t.nr_rows == 0 && !t.truncated;
+	result(ok, "header without rows is an empty table");
+
+	/* reading: a missing file says ENOENT */
+	ok = allocstat_read("/nonexistent/allocstat", &t, err, sizeof(err)) == -ENOENT;
+	diag("missing file: %s", err);
+	result(ok, "allocstat_read of a missing file returns -ENOENT");
+}
+
+int main(int argc, char **argv)
+{
+	samples_dir = argc > 1 ? argv[1] : "samples";
+	test_hand_written();
+	test_captured();
+	test_malformed();
+
+	printf("TAP version 13\n1..%d\n", nr_results);
+	for (int i = 0; i < nr_lines; i++)
+		printf("%s\n", lines[i]);
+	printf("# Totals: pass:%d fail:%d skip:%d\n", nr_results - nr_failed - nr_skipped,
+	       nr_failed, nr_skipped);
+	return nr_failed ? 1 : 0;
+}

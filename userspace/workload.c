@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * allocstat-run: the workload.  Each method is a small allocate / free
+ * pair; every thread allocates its blocks, touches them and frees them,
+ * timing the three phases (will-it-scale style: one shared main loop,
+ * per-thread results on their own cache lines).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "allocstat-run.h"
+
+#define HUGE_SIZE (2 * MIB)
+#define CHUNK MIB		/* touch/read granularity, progress updates */
+
+static struct {
+	long page_size;
+	int fd;			/* file for --method file, -1 if none */
+} w = { .fd = -1 };
+
+/* one thread's blocks: what was mapped, and the part it touches */
+struct blocks {
+	size_t n;
+	void **base;
+	size_t *map_len;
+	char **data;
+	size_t *len;
+};
+
+/* the start line: threads check in, main snapshots, then opens it */
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int ready;
+	bool open;
+};
+
+struct thread_arg {
+	struct run *run;
+	struct thread_result *res;
+	struct gate *gate;
+	uint64_t end_ns;
+};
+
+static int abort_run;		/* a thread failed: the others stop early */
+static int threads_done;
+
+static uint64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int failed(struct thread_result *res, const char *call, size_t arg)
+{
+	res->err = errno ? errno : EIO;
+	res->failed_call = call;
+	snprintf(res->call_arg, sizeof(res->call_arg), "%zu bytes", arg);
+	__atomic_store_n(&abort_run, 1, __ATOMIC_RELAXED);
+	return -1;
+}
+
+const char *config_label(const struct config *c, char *buf, size_t len)
+{
+	char sz[32];
+
+	if (!c->block) {
+		snprintf(buf, len, "%s", method_names[c->method]);
+	} else {
+		format_size(c->block, sz, sizeof(sz));
+		snprintf(buf, len, "%s/%s", method_names[c->method], sz);
+	}
+	return buf;
+}
+
+/* ---- the methods: allocate and free one block ---- */
+
+static int alloc_block(enum method m, size_t len, struct blocks *b, size_t i,
+		       struct thread_result *res)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	size_t map_len = len;
+	char *p;
+
+	switch (m) {
+	case METHOD_MALLOC:
+	case METHOD_FILE:
+		p = malloc(len);
+		if (!p)
+			return failed(res, "malloc", len);
+		b->base[i] = b->data[i] = p;
+		b->map_len[i] = len;
+		return 0;
+	case METHOD_POPULATE:
+		flags |= MAP_POPULATE;
+		break;
+	case METHOD_THP:
+		map_len = len + HUGE_SIZE;	/* room to align */
+		break;
+	default:
+		break;
+	}
+	p = mmap(NULL, map_len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return failed(res, "mmap", map_len);
+	b->base[i] = p;
+	b->map_len[i] = map_len;
+	if (m == METHOD_THP)
+		p = (char *)(((uintptr_t)p + HUGE_SIZE - 1) & ~(uintptr_t)(HUGE_SIZE - 1));
+	b->data[i] = p;
+	if (m == METHOD_THP && madvise(p, len, MADV_HUGEPAGE))
+		return failed(res, "madvise(MADV_HUGEPAGE)", len);
+	if (m == METHOD_NOTHP && madvise(p, len, MADV_NOHUGEPAGE))
+		return failed(res, "madvise(MADV_NOHUGEPAGE)", len);
+	return 0;
+}
+
+static void free_block(enum method m, struct blocks *b, size_t i)
+{
+	if (!b->base[i])
+		return;
+	if (m == METHOD_MALLOC || m == METHOD_FILE)
+		free(b->base[i]);
+	else
+		munmap(b->base[i], b->map_len[i]);
+	b->base[i] = NULL;
+}
+
+/* ---- touching ---- */
+
+static unsigned long touch_sink;
+
+static int touch_range(char *p, size_t len, uint64_t file_off,
+		       const struct run *r, struct thread_result *res)
+{
+	size_t ps = (size_t)w.page_size;
+	unsigned long sum = 0;
+
+	if (r->cfg.method == METHOD_FILE) {
+		/* read(2) faults the buffer in through copy_to_user */
+		while (len) {
+			ssize_t n = pread(w.fd, p, len, (off_t)file_off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n == 0)
+					errno = ENODATA;
+				return failed(res, "read", len);
+			}
+			p += n;
+			len -= (size_t)n;
+			file_off += (uint64_t)n;
+		}
+		return 0;
+	}
+	switch (env.touch) {
+	case TOUCH_WRITE:
+		for (size_t off = 0; off < len; off += ps)
+			((volatile char *)p)[off] = 1;
+		break;
+	case TOUCH_READ:
+		for (size_t off = 0; off < len; off += ps)
+			sum += ((volatile char *)p)[off];
+		touch_sink += sum;
+		break;
+	case TOUCH_MEMSET:
+		memset(p, 1, len);
+		break;
+	}
+	return 0;
+}
+
+static int touch_blocks(struct blocks *b, const struct run *r,
+			struct thread_result *res)
+{
+	uint64_t file_off = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		for (size_t off = 0; off < b->len[i]; off += CHUNK) {
+			size_t n = b->len[i] - off < CHUNK ? b->len[i] - off : CHUNK;
+
+			if (__atomic_load_n(&abort_run, __ATOMIC_RELAXED))
+				return -1;
+			if (touch_range(b->data[i] + off, n, file_off, r, res))
+				return -1;
+			file_off += n;
+			__atomic_store_n(&res->progress, file_off, __ATOMIC_RELAXED);
+		}
+	}
+	return 0;
+}
+
+/* ---- one thread ---- */
+
+static int blocks_init(struct blocks *b, const struct run *r)
+{
+	uint64_t block = r->cfg.block ? r->cfg.block : env.size;
+
+	b->n = (size_t)((env.size + block - 1) / block);
+	b->base = calloc(b->n, sizeof(*b->base));
+	b->map_len = calloc(b->n, sizeof(*b->map_len));
+	b->data = calloc(b->n, sizeof(*b->data));
+	b->len = calloc(b->n, sizeof(*b->len));
+	if (!b->base || !b->map_len || !b->data || !b->len)
+		return -1;
+	for (size_t i = 0; i < b->n; i++)
+		b->len[i] = (size_t)(i + 1 < b->n ? block : env.size - i * block);
+	return 0;
+}
+
+static void blocks_free(struct blocks *b)
+{
+	free(b->base);
+	free(b->map_len);
+	free(b->data);
+	free(b->len);
+}
+
+static void *thread_main(void *p)
+{
+	struct thread_arg *a = p;
+	struct thread_result *res = a->res;
+	enum method m = a->run->cfg.method;
+	struct rusage ru0, ru1;
+	struct blocks b = { 0 };
+	uint64_t t0, t1, t2, t3, cpu0;
+	char name[16];
+	int err;
+
+	res->tid = gettid();
+	snprintf(name, sizeof(name), "allocstat-w%d", res->index);
+	pthread_setname_np(pthread_self(), name);
+	errno = ENOMEM;
+	if (blocks_init(&b, a->run))
+		failed(res, "calloc", 4 * sizeof(void *) * b.n);
+
+	pthread_mutex_lock(&a->gate->lock);
+	a->gate->ready++;
+	pthread_cond_broadcast(&a->gate->cond);
+	while (!a->gate->open)		/* main takes its snapshot */
+		pthread_cond_wait(&a->gate->cond, &a->gate->lock);
+	pthread_mutex_unlock(&a->gate->lock);
+	if (res->err || __atomic_load_n(&abort_run, __ATOMIC_RELAXED))
+		goto out;
+
+	getrusage(RUSAGE_THREAD, &ru0);
+	cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	err = 0;
+	for (size_t i = 0; i < b.n && !err; i++)
+		err = alloc_block(m, b.len[i], &b, i, res);
+	t1 = clock_ns(CLOCK_MONOTONIC);
+	if (!err)
+		touch_blocks(&b, a->run, res);
+	t2 = clock_ns(CLOCK_MONOTONIC);
+	for (size_t i = 0; i < b.n; i++)
+		free_block(m, &b, i);
+	t3 = clock_ns(CLOCK_MONOTONIC);
+	res->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+	getrusage(RUSAGE_THREAD, &ru1);
+
+	res->alloc_ns = t1 - t0;
+	res->touch_ns = t2 - t1;
+	res->free_ns = t3 - t2;
+	res->minflt = ru1.ru_minflt - ru0.ru_minflt;
+	res->majflt = ru1.ru_majflt - ru0.ru_majflt;
+	a->end_ns = t3;
+out:
+	blocks_free(&b);
+	__atomic_add_fetch(&threads_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* ---- progress line ---- */
+
+/* on a terminal that understands \r and ESC[K, unless --quiet */
+static bool show_progress(void)
+{
+	const char *term = getenv("TERM");
+
+	return !env.quiet && isatty(STDERR_FILENO) && term && *term &&
+	       strcmp(term, "dumb") != 0;
+}
+
+static void progress(const struct run *r, int index, int total, bool show)
+{
+	uint64_t total_bytes = env.size * (uint64_t)r->cfg.threads;
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	int ticks = 0, shown = -1;
+	char label[48];
+
+	config_label(&r->cfg, label, sizeof(label));
+	while (__atomic_load_n(&threads_done, __ATOMIC_ACQUIRE) < r->cfg.threads) {
+		uint64_t done = 0;
+		int pct;
+
+		nanosleep(&ts, NULL);
+		/* from 1 s on, twice a second, when the number changes */
+		if (!show || ++ticks < 10 || ticks % 5)
+			continue;
+		for (int i = 0; i < r->cfg.threads; i++)
+			done += __atomic_load_n(&r->thr[i].progress, __ATOMIC_RELAXED);
+		pct = (int)(done * 100 / total_bytes);
+		if (pct == shown)
+			continue;
+		shown = pct;
+		fprintf(stderr, "\rallocstat-run: run %d/%d: %s x %d threads: %3d%% touched",
+			index + 1, total, label, r->cfg.threads, pct);
+	}
+	if (shown >= 0)
+		fprintf(stderr, "\r\033[K");
+}
+
+/* ---- one run ---- */
+
+static int run_threads(struct run *r, const struct module_info *mi, int index,
+		       int total)
+{
+	struct gate gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false };
+	struct allocstat_table before = { 0 }, after = { 0 };
+	int n = r->cfg.threads, started = 0, err = 0;
+	struct thread_arg *args;
+	pthread_t *tids;
+	uint64_t start;
+
+	args = calloc((size_t)n, sizeof(*args));
+	tids = calloc((size_t)n, sizeof(*tids));
+	if (!args || !tids) {
+		fprintf(stderr, "allocstat-run: out of memory\n");
+		err = -1;
+		goto out_free;
+	}
+	abort_run = 0;
+	threads_done = 0;
+
+	for (int i = 0; i < n; i++) {
+		r->thr[i].index = i;
+		args[i] = (struct thread_arg){ r, &r->thr[i], &gate, 0 };
+		errno = pthread_create(&tids[i], NULL, thread_main, &args[i]);
+		if (errno) {
+			fprintf(stderr, "allocstat-run: pthread_create: %s\n",
+				strerror(errno));
+			abort_run = 1;
+			err = -1;
+			break;
+		}
+		started++;
+	}
+
+	pthread_mutex_lock(&gate.lock);
+	while (gate.ready < started)
+		pthread_cond_wait(&gate.cond, &gate.lock);
+	pthread_mutex_unlock(&gate.lock);
+	if (!err && mi->loaded && snapshot(&before)) {
+		abort_run = 1;
+		err = -1;
+	}
+	start = clock_ns(CLOCK_MONOTONIC);
+	pthread_mutex_lock(&gate.lock);
+	gate.open = true;
+	pthread_cond_broadcast(&gate.cond);
+	pthread_mutex_unlock(&gate.lock);
+
+	if (!err)
+		progress(r, index, total, show_progress());
+	for (int i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+
+	for (int i = 0; i < n && !err; i++) {
+		struct thread_result *t = &r->thr[i];
+
+		if (t->err) {
+			fprintf(stderr, "allocstat-run: thread %d: %s of %s failed: %s\n",
+				i, t->failed_call, t->call_arg, strerror(t->err));
+			err = -1;
+		}
+		if (args[i].end_ns > start && args[i].end_ns - start > r->wall_ns)
+			r->wall_ns = args[i].end_ns - start;
+	}
+	if (!err && mi->loaded) {
+		if (snapshot(&after))
+			err = -1;
+		else
+			apply_deltas(r, &before, &after);
+	}
+	allocstat_table_free(&before);
+	allocstat_table_free(&after);
+out_free:
+	free(args);
+	free(tids);
+	return err;
+}
+
+/*
+ * Each run happens in a child process of its own, so that runs do not
+ * inherit each other's malloc state (arenas keep freed memory, and glibc
+ * raises its mmap threshold after freeing mmapped chunks).  The results
+ * come back through a shared mapping.
+ */
+int run_workload(struct run *r, const struct module_info *mi, int index,
+		 int total)
+{
+	size_t len = sizeof(*r) + CACHELINE + sizeof(*r->thr) * (size_t)r->cfg.threads;
+	struct run *shared;
+	int status;
+	pid_t pid;
+	char *mem;
+
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		fprintf(stderr, "allocstat-run: mmap(%zu): %s\n", len, strerror(errno));
+		return -1;
+	}
+	shared = (struct run *)mem;
+	*shared = *r;
+	shared->thr = (struct thread_result *)(mem + CACHELINE *
+		((sizeof(*r) + CACHELINE - 1) / CACHELINE));
+	r->thr = shared->thr;
+	r->thr_map_len = len;
+	r->thr_map = mem;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "allocstat-run: fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		_exit(run_threads(shared, mi, index, total) ? 1 : 0);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "allocstat-run: waitpid: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "allocstat-run: run %d killed by signal %d%s\n", index + 1,
+			WTERMSIG(status), WTERMSIG(status) == SIGKILL ? " (out of memory?)" : "");
+		return -1;
+	}
+	if (WEXITSTATUS(status))
+		return -1;	/* the child said why */
+	*r = *shared;
+	r->thr_map_len = len;
+	r->thr_map = mem;
+	return 0;
+}
+
+void run_free(struct run *r)
+{
+	if (r->thr_map)
+		munmap(r->thr_map, r->thr_map_len);
+	r->thr_map = NULL;
+	r->thr = NULL;
+}
+
+/* ---- setup and cleanup ---- */
+
+static int make_temp_file(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096], *buf;
+	uint64_t left = env.size;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/allocstat-run.XXXXXX",
+		 dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0) {
+		fprintf(stderr, "allocstat-run: mkstemp(%s): %s\n", path, strerror(errno));
+		return -1;
+	}
+	unlink(path);		/* removed when closed, even on a crash */
+	buf = malloc(CHUNK);
+	if (!buf) {
+		fprintf(stderr, "allocstat-run: malloc(%llu): %s\n",
+			(unsigned long long)CHUNK, strerror(ENOMEM));
+		close(fd);
+		return -1;
+	}
+	memset(buf, 0x5a, CHUNK);
+	while (left) {
+		size_t n = left < CHUNK ? (size_t)left : CHUNK;
+		ssize_t done = write(fd, buf, n);
+
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done <= 0) {
+			fprintf(stderr, "allocstat-run: write(%s): %s\n", path,
+				done < 0 ? strerror(errno) : "short write");
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		left -= (uint64_t)done;
+	}
+	free(buf);
+	return fd;
+}
+
+int workload_prepare(bool need_file)
+{
+	struct stat st;
+
+	w.page_size = sysconf(_SC_PAGESIZE);
+	if (!need_file)
+		return 0;
+	if (!env.file) {
+		w.fd = make_temp_file();
+		return w.fd < 0 ? -1 : 0;
+	}
+	w.fd = open(env.file, O_RDONLY | O_CLOEXEC);
+	if (w.fd < 0) {
+		fprintf(stderr, "allocstat-run: open(%s): %s\n", env.file, strerror(errno));
+		return -1;
+	}
+	if (fstat(w.fd, &st)) {
+		fprintf(stderr, "allocstat-run: fstat(%s): %s\n", env.file, strerror(errno));
+		return -1;
+	}
+	if ((uint64_t)st.st_size < env.size) {
+		fprintf(stderr, "allocstat-run: %s has %lld bytes, --size needs %llu\n",
+			env.file, (long long)st.st_size, (unsigned long long)env.size);
+		return -1;
+	}
+	return 0;
+}
+
+void workload_cleanup(void)
+{
+	if (w.fd >= 0)
+		close(w.fd);
+	w.fd = -1;
+}
