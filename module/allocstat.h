@@ -40,26 +40,8 @@ struct allocstat_hold {
 	bool write;
 };
 
-/*
- * One row of /proc/allocstat.  The identity fields are written once, before
- * the slot is published; the counters are written only by the task itself
- * (every probe runs in the task's own context with preemption disabled), so
- * they need no atomics, and each slot has cache lines of its own.  Readers
- * use READ_ONCE and may see a row mid-update, never a torn 64-bit value.
- */
-struct allocstat_task {
-	/* identity: a task_struct can be reused, so start_time is part of the key */
-	const struct task_struct *key;
-	u64 start_time;
-	struct allocstat_task *next;	/* hash chain, lockless push only */
-	pid_t tid;
-	pid_t tgid;
-	char comm[TASK_COMM_LEN];
-	bool valid;			/* published, see allocstat_task_lookup() */
-	bool exited;
-	bool tracked;			/* result of the track filter at filter_gen */
-	unsigned int filter_gen;
-
+/* What /proc/allocstat prints of a task, besides its identity. */
+struct allocstat_counters {
 	/* page faults */
 	u64 faults;
 	u64 fault_ns;
@@ -76,6 +58,34 @@ struct allocstat_task {
 	/* mmap_lock */
 	struct allocstat_lock_stat lock[2];	/* [0] read, [1] write */
 	u64 trylock_fail;
+};
+
+/* One row as a reader gets it (a snapshot; see allocstat_snapshot()). */
+struct allocstat_row {
+	pid_t tid;
+	pid_t tgid;
+	char comm[TASK_COMM_LEN];
+	bool exited;
+	struct allocstat_counters c;
+};
+
+/*
+ * One task's slot.  The identity fields are written once, before the slot
+ * is published; the counters are written only by the task itself (every
+ * probe runs in the task's own context with preemption disabled), so they
+ * need no atomics, and each slot has cache lines of its own.  Readers use
+ * READ_ONCE and may see a row mid-update, never a torn 64-bit value.
+ */
+struct allocstat_task {
+	/* identity: a task_struct can be reused, so start_time is part of the key */
+	const struct task_struct *key;
+	u64 start_time;
+	struct allocstat_task *next;	/* hash chain, lockless push only */
+	bool valid;			/* published, see task_create() */
+	bool tracked;			/* result of the track filter at filter_gen */
+	unsigned int filter_gen;
+
+	struct allocstat_row row;	/* tid, tgid, comm, exited, counters */
 
 	/* mmap_lock state in flight */
 	const struct mm_struct *wait_mm;
@@ -108,7 +118,7 @@ int allocstat_track(pid_t tgid);
 void allocstat_track_all(void);
 unsigned int allocstat_nr_rows(void);
 long allocstat_nr_dropped(void);
-unsigned int allocstat_snapshot(struct allocstat_task *dst, unsigned int max);
+unsigned int allocstat_snapshot(struct allocstat_row *dst, unsigned int max);
 size_t allocstat_table_bytes(void);
 int allocstat_exit_hook_init(void);
 void allocstat_exit_hook_exit(void);

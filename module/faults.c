@@ -54,17 +54,17 @@ static int fault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (d->epoch != allocstat_epoch())
 		return 0;	/* the table was reset meanwhile */
-	WRITE_ONCE(s->fault_ns, s->fault_ns + ns);
-	if (ns > s->fault_max_ns)
-		WRITE_ONCE(s->fault_max_ns, ns);
+	WRITE_ONCE(s->row.c.fault_ns, s->row.c.fault_ns + ns);
+	if (ns > s->row.c.fault_max_ns)
+		WRITE_ONCE(s->row.c.fault_max_ns, ns);
 	if (ret & VM_FAULT_RETRY) {
 		if (d->flags & ALLOCSTAT_FAULT_FLAG_VMA_LOCK)
-			WRITE_ONCE(s->vma_retry, s->vma_retry + 1);
+			WRITE_ONCE(s->row.c.vma_retry, s->row.c.vma_retry + 1);
 		return 0;
 	}
-	WRITE_ONCE(s->faults, s->faults + 1);
+	WRITE_ONCE(s->row.c.faults, s->row.c.faults + 1);
 	if (d->flags & ALLOCSTAT_FAULT_FLAG_VMA_LOCK)
-		WRITE_ONCE(s->vma_faults, s->vma_faults + 1);
+		WRITE_ONCE(s->row.c.vma_faults, s->row.c.vma_faults + 1);
 	return 0;
 }
 

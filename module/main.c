@@ -43,8 +43,10 @@ static int parse_hooks(void)
 	char buf[64], *cur, *tok;
 	int i;
 
-	if (strscpy(buf, hooks, sizeof(buf)) < 0)
+	if (strscpy(buf, hooks, sizeof(buf)) < 0) {
+		pr_err("hooks=: longer than %zu characters\n", sizeof(buf) - 1);
 		return -EINVAL;
+	}
 	cur = buf;
 	while ((tok = strsep(&cur, ","))) {
 		if (!*tok)

@@ -50,7 +50,7 @@ static void hold_open(struct allocstat_task *s, const struct mm_struct *mm,
 static bool hold_close(struct allocstat_task *s, const struct mm_struct *mm,
 		       bool write, u64 now)
 {
-	struct allocstat_lock_stat *st = &s->lock[write];
+	struct allocstat_lock_stat *st = &s->row.c.lock[write];
 	int i;
 
 	for (i = (int)s->nr_holds - 1; i >= 0; i--) {
@@ -92,7 +92,7 @@ static void probe_acquire_returned(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool su
 	if (!s)
 		return;
 	now = ktime_get_mono_fast_ns();
-	st = &s->lock[write];
+	st = &s->row.c.lock[write];
 	if (s->waiting && s->wait_mm == mm && s->wait_write == write) {
 		s->waiting = false;
 		wait = now - s->wait_start_ns;
@@ -101,7 +101,7 @@ static void probe_acquire_returned(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool su
 		hold_close(s, mm, true, now);
 	}
 	if (!success) {
-		WRITE_ONCE(s->trylock_fail, s->trylock_fail + 1);
+		WRITE_ONCE(s->row.c.trylock_fail, s->row.c.trylock_fail + 1);
 		return;
 	}
 	WRITE_ONCE(st->count, st->count + 1);

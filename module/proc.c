@@ -35,11 +35,11 @@ enum column_need {
 
 struct column {
 	const char *name;
-	size_t offset;		/* of a u64 in struct allocstat_task */
+	size_t offset;		/* of a u64 in struct allocstat_counters */
 	enum column_need need;
 };
 
-#define COL(name, field, need) { name, offsetof(struct allocstat_task, field), need }
+#define COL(name, field, need) { name, offsetof(struct allocstat_counters, field), need }
 
 static const struct column columns[] = {
 	COL("faults",			faults,			NEED_FAULTS),
@@ -88,7 +88,7 @@ struct snapshot {
 	unsigned int nr;
 	long dropped;
 	unsigned long missed;
-	struct allocstat_task rows[];
+	struct allocstat_row rows[];
 };
 
 static void *as_start(struct seq_file *m, loff_t *pos)
@@ -150,20 +150,23 @@ static void show_comm(struct seq_file *m, const char *comm)
 
 static int as_show(struct seq_file *m, void *v)
 {
-	const struct allocstat_task *row = v;
+	const struct allocstat_row *row = v;
 	unsigned int i;
 
 	if (v == SEQ_START_TOKEN) {
 		show_header(m, m->private);
 		return 0;
 	}
-	seq_printf(m, "%d %d ", row->tid, row->tgid);
+	/* seq_put_decimal_ull(): 10,000 rows of 24 numbers, without printf. */
+	seq_put_decimal_ull(m, "", row->tid);
+	seq_put_decimal_ull(m, " ", row->tgid);
+	seq_putc(m, ' ');
 	show_comm(m, row->comm);
 	seq_puts(m, row->exited ? " exited" : " alive");
 	for (i = 0; i < ARRAY_SIZE(columns); i++) {
 		if (need_met(columns[i].need))
-			seq_printf(m, " %llu",
-				   *(const u64 *)((const char *)row + columns[i].offset));
+			seq_put_decimal_ull(m, " ",
+					    *(const u64 *)((const char *)&row->c + columns[i].offset));
 		else
 			seq_puts(m, " -");
 	}
@@ -223,7 +226,10 @@ static int run_command(char *cmd)
 		allocstat_track_all();
 		return 0;
 	}
-	if (strncmp(cmd, "track ", 6) || !isdigit(cmd[6]))
+	if (strncmp(cmd, "track ", 6))
+		return -EINVAL;
+	/* Digits only: kstrtoint() alone would also take "+7" and "7\n". */
+	if (!cmd[6] || strspn(cmd + 6, "0123456789") != strlen(cmd + 6))
 		return -EINVAL;
 	if (kstrtoint(cmd + 6, 10, &tgid) || tgid <= 0 || tgid > PID_MAX_LIMIT)
 		return -EINVAL;

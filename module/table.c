@@ -146,10 +146,10 @@ static struct allocstat_task *task_create(struct task_struct *t,
 	s = &slots[idx];
 	s->key = t;
 	s->start_time = t->start_time;
-	s->tid = task_pid_nr(t);
-	s->tgid = task_tgid_nr(t);
-	memcpy(s->comm, t->comm, sizeof(s->comm));
-	s->comm[sizeof(s->comm) - 1] = '\0';
+	s->row.tid = task_pid_nr(t);
+	s->row.tgid = task_tgid_nr(t);
+	memcpy(s->row.comm, t->comm, sizeof(s->row.comm));
+	s->row.comm[sizeof(s->row.comm) - 1] = '\0';
 	s->filter_gen = gen;
 	s->tracked = true;
 	do {
@@ -170,7 +170,7 @@ static struct allocstat_task *task_lookup(struct task_struct *t,
 	*bucket = b;
 	for (s = READ_ONCE(*b); s; s = READ_ONCE(s->next))
 		if (s->key == t && s->start_time == t->start_time &&
-		    !READ_ONCE(s->exited))
+		    !READ_ONCE(s->row.exited))
 			return s;
 	return NULL;
 }
@@ -193,7 +193,7 @@ struct allocstat_task *allocstat_task_current(void)
 	if (unlikely(!s))
 		return task_create(t, b, gen);
 	if (unlikely(s->filter_gen != gen)) {
-		s->tracked = track_match(s->tgid);
+		s->tracked = track_match(s->row.tgid);
 		s->filter_gen = gen;
 	}
 	return s->tracked ? s : NULL;
@@ -283,14 +283,14 @@ long allocstat_nr_dropped(void)
  * Is the task of this row still running?  Refreshes comm for live tasks
  * (pthread_setname_np and exec change it after the row was made).
  */
-static bool row_refresh(struct allocstat_task *row)
+static bool row_refresh(const struct allocstat_task *s, struct allocstat_row *row)
 {
 	struct task_struct *t;
 	bool alive = false;
 
 	rcu_read_lock();
 	t = pid_task(find_pid_ns(row->tid, &init_pid_ns), PIDTYPE_PID);
-	if (t == row->key && t->start_time == row->start_time &&
+	if (t == s->key && t->start_time == s->start_time &&
 	    !(t->flags & PF_EXITING)) {
 		alive = true;
 		memcpy(row->comm, t->comm, sizeof(row->comm));
@@ -304,7 +304,7 @@ static bool row_refresh(struct allocstat_task *row)
  * Copy up to @max published rows into @dst (process context).  Rows keep the
  * order in which tasks were first seen.
  */
-unsigned int allocstat_snapshot(struct allocstat_task *dst, unsigned int max)
+unsigned int allocstat_snapshot(struct allocstat_row *dst, unsigned int max)
 {
 	unsigned int i, n = 0, used;
 
@@ -315,11 +315,9 @@ unsigned int allocstat_snapshot(struct allocstat_task *dst, unsigned int max)
 
 		if (!smp_load_acquire(&s->valid))
 			continue;
-		memcpy(&dst[n], s, sizeof(*s));
-		dst[n].next = NULL;
-		if (!dst[n].exited && !row_refresh(&dst[n]))
+		memcpy(&dst[n], &s->row, sizeof(dst[n]));
+		if (!dst[n].exited && !row_refresh(s, &dst[n]))
 			dst[n].exited = true;
-		dst[n].key = NULL;
 		n++;
 	}
 	mutex_unlock(&ctl_mutex);
@@ -342,9 +340,9 @@ static void probe_process_exit(ALLOCSTAT_EXIT_TP_PROTO)
 	s = allocstat_task_find();
 	if (!s)
 		return;
-	memcpy(s->comm, p->comm, sizeof(s->comm));
-	s->comm[sizeof(s->comm) - 1] = '\0';
-	WRITE_ONCE(s->exited, true);
+	memcpy(s->row.comm, p->comm, sizeof(s->row.comm));
+	s->row.comm[sizeof(s->row.comm) - 1] = '\0';
+	WRITE_ONCE(s->row.exited, true);
 }
 
 static void find_exit_tp(struct tracepoint *tp, void *priv)

@@ -81,10 +81,10 @@ static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (d->epoch != allocstat_epoch())
 		return 0;
-	WRITE_ONCE(s->zero_pages, s->zero_pages + 1);
-	WRITE_ONCE(s->zero_ns, s->zero_ns + ns);
+	WRITE_ONCE(s->row.c.zero_pages, s->row.c.zero_pages + 1);
+	WRITE_ONCE(s->row.c.zero_ns, s->row.c.zero_ns + ns);
 	if (d->alloc)
-		WRITE_ONCE(s->zero_alloc_pages, s->zero_alloc_pages + 1);
+		WRITE_ONCE(s->row.c.zero_alloc_pages, s->row.c.zero_alloc_pages + 1);
 	return 0;
 }
 
@@ -93,7 +93,7 @@ static int huge_pre(struct kprobe *p, struct pt_regs *regs)
 	struct allocstat_task *s = allocstat_task_current();
 
 	if (s)
-		WRITE_ONCE(s->zero_huge, s->zero_huge + 1);
+		WRITE_ONCE(s->row.c.zero_huge, s->row.c.zero_huge + 1);
 	return 0;
 }
 

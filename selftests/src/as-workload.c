@@ -172,6 +172,7 @@ static unsigned long parse_ulong(const char *s, const char *what)
 int main(int argc, char **argv)
 {
 	unsigned long pages[MAX_THREADS];
+	unsigned long long t_start, t_end;
 	int nr_pages = 0, opt, i;
 	const char *s;
 
@@ -229,6 +230,7 @@ int main(int argc, char **argv)
 		faulters_left = nr_threads - 1;
 	printf("pid=%d mode=%s threads=%d\n", getpid(),
 	       (const char *[]){ "write", "read", "thp", "contend" }[mode], nr_threads);
+	t_start = now_ns();
 	for (i = 0; i < nr_threads; i++)
 		if (pthread_create(&workers[i].thread, NULL, run, &workers[i])) {
 			errno = EAGAIN;
@@ -236,6 +238,7 @@ int main(int argc, char **argv)
 		}
 	for (i = 0; i < nr_threads; i++)
 		pthread_join(workers[i].thread, NULL);
+	t_end = now_ns();
 	for (i = 0; i < nr_threads; i++) {
 		struct worker *w = &workers[i];
 
@@ -243,6 +246,7 @@ int main(int argc, char **argv)
 		       i, w->tid, mode == M_CONTEND && i == 0 ? 0 : w->pages, w->minflt,
 		       w->majflt, w->work_ns, w->calls);
 	}
+	printf("wall_ns=%llu\n", t_end - t_start);
 	fflush(stdout);
 	if (hold) {
 		char c;

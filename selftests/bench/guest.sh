@@ -1,0 +1,116 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# guest.sh: the guest side of `make bench` (run through selftests/vm-run).
+# Prints one "R key=value ..." line per measurement and "N ..." notes; the
+# host side (selftests/bench/run) turns them into a table and JSON.
+#
+#   guest.sh [REPS]     every phase, each configuration REPS times (default 7)
+#
+# Configurations are interleaved (A B C ... A B C ...) so that drift in the
+# emulator's speed spreads over all of them alike.
+
+REPS=${1:-7}
+T=/sys/kernel/tracing
+KO=${ALLOCSTAT_KO:?}
+
+setup() {
+	case $1 in
+	none) ;;
+	all) insmod "$KO" ;;
+	faults|zeroing|mmap_lock) insmod "$KO" hooks=$1 ;;
+	tracefs)
+		echo 'p:as_fault handle_mm_fault' >> $T/kprobe_events &&
+		echo 'r:as_fault_ret handle_mm_fault' >> $T/kprobe_events &&
+		echo 1 > $T/events/kprobes/enable &&
+		echo 1 > $T/events/mmap_lock/enable ;;
+	esac
+}
+
+teardown() {
+	case $1 in
+	none) ;;
+	tracefs)
+		echo 0 > $T/events/mmap_lock/enable
+		echo 0 > $T/events/kprobes/enable
+		echo > $T/kprobe_events
+		echo > $T/trace ;;
+	*) rmmod allocstat ;;
+	esac
+}
+
+# run PHASE CFG REP as-workload-args...
+run() {
+	phase=$1 cfg=$2 rep=$3
+	shift 3
+	setup "$cfg" || { echo "N setup of $cfg failed"; return; }
+	as-workload "$@" > /tmp/wl || echo "N as-workload $* failed"
+	teardown "$cfg"
+	wall=$(sed -n 's/^wall_ns=//p' /tmp/wl)
+	faults=$(awk '/^thread=/ { for (i = 1; i <= NF; i++) if ($i ~ /^minflt=/) s += substr($i, 8) } END { print s + 0 }' /tmp/wl)
+	echo "R phase=$phase cfg=$cfg rep=$rep wall_ns=$wall faults=$faults args=$(echo "$*" | tr ' ' '_')"
+}
+
+echo "N kernel=$(uname -r) cpus=$(nproc) thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled | tr ' ' '_')"
+
+# tracefs cannot probe what allocstat probes for zeroing: show its answer.
+if echo 'p:as_zero clear_page_erms' >> $T/kprobe_events 2> /tmp/err; then
+	echo "N tracefs accepted a kprobe on clear_page_erms"
+	echo > $T/kprobe_events
+else
+	echo "N tracefs refuses clear_page_erms: $(cat /tmp/err | tr '\n' ' ')"
+fi
+
+# 1. 4 KiB workload: 4 threads x 64 MiB, one write per page, MADV_NOHUGEPAGE
+i=1
+while [ $i -le "$REPS" ]; do
+	for cfg in none all faults zeroing mmap_lock tracefs; do
+		run 4k $cfg $i -m write -t 4 -p 16384
+	done
+	i=$((i + 1))
+done
+
+# 2. THP workload: 4 threads x 64 huge pages (128 MiB each)
+i=1
+while [ $i -le "$REPS" ]; do
+	for cfg in none all tracefs; do
+		run thp $cfg $i -m thp -t 4 -p 64
+	done
+	i=$((i + 1))
+done
+
+# 3. scaling: the 4 KiB workload, 64 MiB per thread, 1 to 8 threads
+i=1
+while [ $i -le "$REPS" ]; do
+	for t in 1 2 4 8; do
+		for cfg in none all; do
+			run scale-$t $cfg $i -m write -t $t -p 16384
+		done
+	done
+	i=$((i + 1))
+done
+
+# 4. reading /proc/allocstat with 10,000 rows of exited threads
+insmod "$KO" max_tasks=16384
+n=0
+while [ $n -lt 10000 ]; do
+	as-workload -m write -t 250 -p 1 > /dev/null
+	n=$((n + 250))
+done
+rows=$(($(wc -l < /proc/allocstat) - 2))
+echo "R phase=read rows=$rows $(as-readtime /proc/allocstat 21)"
+rmmod allocstat
+
+# 5. memory: the table at the default and the largest max_tasks
+for mt in 8192 65536; do
+	dmesg -c > /dev/null
+	sync
+	free0=$(sed -n 's/^MemFree: *\([0-9]*\) kB/\1/p' /proc/meminfo)
+	insmod "$KO" max_tasks=$mt
+	free1=$(sed -n 's/^MemFree: *\([0-9]*\) kB/\1/p' /proc/meminfo)
+	kib=$(dmesg | sed -n 's/.*task slots, \([0-9]*\) KiB.*/\1/p')
+	core=$(cat /sys/module/allocstat/coresize)
+	echo "R phase=memory max_tasks=$mt table_kib=$kib coresize=$core memfree_drop_kib=$((free0 - free1))"
+	rmmod allocstat
+done
+echo "N done"

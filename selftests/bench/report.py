@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Summarise the "R key=value ..." lines of selftests/bench/guest.sh.
+
+Prints a table (median wall time, min/max, ratio to the module-less median,
+added nanoseconds per fault) and writes the same as JSON.
+"""
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+
+def parse(path):
+    rows, notes = [], []
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("N "):
+                notes.append(line[2:])
+            if not line.startswith("R "):
+                continue
+            rec = {}
+            for field in line[2:].split():
+                k, _, v = field.partition("=")
+                rec[k] = int(v) if v.isdigit() else v
+            rows.append(rec)
+    return rows, notes
+
+
+def summarise(rows):
+    groups = {}
+    for r in rows:
+        if "wall_ns" in r and isinstance(r["wall_ns"], int):
+            groups.setdefault((r["phase"], r["cfg"]), []).append(r)
+    out = {}
+    for (phase, cfg), rs in groups.items():
+        walls = [r["wall_ns"] for r in rs]
+        out.setdefault(phase, {})[cfg] = {
+            "runs": len(walls),
+            "median_ns": int(statistics.median(walls)),
+            "min_ns": min(walls),
+            "max_ns": max(walls),
+            "faults_median": int(statistics.median(r["faults"] for r in rs)),
+            "args": rs[0].get("args", "").replace("_", " "),
+        }
+    for phase, cfgs in out.items():
+        base = cfgs.get("none")
+        for cfg, s in cfgs.items():
+            if not base:
+                continue
+            s["ratio"] = round(s["median_ns"] / base["median_ns"], 3)
+            if s["faults_median"]:
+                s["added_ns_per_fault"] = round(
+                    (s["median_ns"] - base["median_ns"]) / s["faults_median"], 1)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--command", default="")
+    ap.add_argument("--json", required=True)
+    ap.add_argument("raw")
+    a = ap.parse_args()
+
+    rows, notes = parse(a.raw)
+    phases = summarise(rows)
+    extra = [r for r in rows if r.get("phase") in ("read", "memory")]
+    release = next((n.split()[0].split("=", 1)[1] for n in notes
+                    if n.startswith("kernel=")), a.kernel)
+
+    print(f"\n== allocstat bench, kernel {release} ({len(rows)} measurements)")
+    for n in notes:
+        print(f"# {n}")
+    print(f"{'phase':10} {'config':10} {'runs':>4} {'median ms':>10} {'min ms':>8} "
+          f"{'max ms':>8} {'ratio':>6} {'+ns/fault':>10}")
+    for phase in sorted(phases, key=lambda p: (p.startswith("scale"), len(p), p)):
+        for cfg, s in phases[phase].items():
+            print(f"{phase:10} {cfg:10} {s['runs']:4} {s['median_ns']/1e6:10.1f} "
+                  f"{s['min_ns']/1e6:8.1f} {s['max_ns']/1e6:8.1f} "
+                  f"{s.get('ratio', 0):6.3f} {s.get('added_ns_per_fault', 0):10.1f}")
+    for r in extra:
+        if r["phase"] == "read":
+            print(f"read /proc/allocstat: {r['rows']} rows, {r['bytes']} bytes: "
+                  f"median {r['median_ns']/1e6:.1f} ms (min {r['min_ns']/1e6:.1f}, "
+                  f"max {r['max_ns']/1e6:.1f})")
+        else:
+            print(f"memory at max_tasks={r['max_tasks']}: table {r['table_kib']} KiB, "
+                  f"module text+data {int(r['coresize'])//1024} KiB, MemFree drop at "
+                  f"load {r['memfree_drop_kib']} KiB")
+
+    doc = {
+        "kernel": release,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": platform.node(),
+        "command": a.command,
+        "notes": notes,
+        "phases": phases,
+        "read_and_memory": extra,
+    }
+    with open(a.json, "w") as f:
+        json.dump(doc, f, indent=1)
+    if not rows:
+        print("no measurements", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
