@@ -293,8 +293,7 @@ static bool row_refresh(const struct allocstat_task *s, struct allocstat_row *ro
 	if (t == s->key && t->start_time == s->start_time &&
 	    !(t->flags & PF_EXITING)) {
 		alive = true;
-		memcpy(row->comm, t->comm, sizeof(row->comm));
-		row->comm[sizeof(row->comm) - 1] = '\0';
+		get_task_comm(row->comm, t);
 	}
 	rcu_read_unlock();
 	return alive;
@@ -340,6 +339,7 @@ static void probe_process_exit(ALLOCSTAT_EXIT_TP_PROTO)
 	s = allocstat_task_find();
 	if (!s)
 		return;
+	/* No task_lock in probe context: a racing rename gives a mixed name. */
 	memcpy(s->row.comm, p->comm, sizeof(s->row.comm));
 	s->row.comm[sizeof(s->row.comm) - 1] = '\0';
 	WRITE_ONCE(s->row.exited, true);

@@ -11,7 +11,7 @@ COLUMNS="tid tgid comm state faults fault_ns fault_max_ns vma_faults vma_retry z
 
 ktap_print_header
 as_setup
-ktap_set_plan 11
+ktap_set_plan 12
 
 ktap_test_result "module loads" as_load
 as_snap first
@@ -32,6 +32,16 @@ as_check "hooks= lists faults, zeroing, mmap_lock and exit" $ok -eq 1
 as_check "column header is the documented one" "$(sed -n 2p "$AS_TMP/first")" = "$COLUMNS"
 
 ktap_test_result "rows are well-formed" as_rows_wellformed first
+
+# comm with a space and a backslash: escaped as \ooo, one field
+odd="$AS_TMP/x y\\z"
+cp "$(command -v as-write)" "$odd"
+"$odd" /dev/null x > /dev/null
+as_snap odd
+row=$(grep -F ' x\040y\134z exited ' "$AS_TMP/odd")
+ktap_print_msg "row of a program named 'x y\\z': ${row:-none}"
+as_check "comm is escaped as \\ooo and stays one field" -n "$row" -a \
+	"$(echo "$row" | awk '{ print NF }')" -eq "$(sed -n 2p "$AS_TMP/odd" | awk '{ print NF }')"
 
 # vma_faults is a number exactly when the kernel has per-VMA locks.
 vma=$(awk 'NR > 2 { print ($8 == "-") ? "dash" : "num" }' "$AS_TMP/first" | sort -u)
