@@ -314,7 +314,7 @@ static int check_memory(const struct config *cfgs, int n)
 	for (int i = 0; i < n; i++)
 		if (cfgs[i].threads > threads)
 			threads = cfgs[i].threads;
-	if (env.size > UINT64_MAX / 2 / (uint64_t)threads)
+	if (threads > 0 && env.size > UINT64_MAX / 2 / (uint64_t)threads)
 		need = UINT64_MAX / 2;
 	else
 		need = env.size * (uint64_t)threads;
@@ -367,7 +367,7 @@ static struct run *median_run(struct run *runs, int repeat)
 
 		for (int j = 0; j < repeat; j++)
 			below += runs[j].wall_ns < runs[i].wall_ns ||
-				 (runs[j].wall_ns == runs[i].wall_ns && j < i);
+				 (j < i && runs[j].wall_ns == runs[i].wall_ns);
 		if (below == (repeat - 1) / 2)
 			best = i;
 	}
