@@ -9,7 +9,10 @@
 #   make KDIR=/path/to/build  against any kernel build tree
 #   make check                every test on Debian's 6.1 and 6.12 kernels in QEMU
 #   make check KERNELS=6.12   one kernel only
+#   make lint                 sparse, checkpatch (module/) and cppcheck (userspace/)
+#   make check-debug          every selftest on a KASAN/lockdep/kmemleak kernel
 #   make demo                 allocstat-run on Debian 6.1 in QEMU
+#   make bench                overhead, scaling, read time, memory (selftests/bench)
 #   make clean                module, userspace and selftest helpers
 
 ifneq ($(KERNELRELEASE),)
@@ -58,8 +61,20 @@ demo:
 	selftests/vm-run --kernel 6.1 --mem 6144 --load "" -- \
 		sh -c 'allocstat-run; echo; cat /proc/allocstat'
 
-# room for later targets: bench, lint, check-debug
+# static checks; fails on any finding (selftests/lib/lint)
+lint:
+	@selftests/lib/lint
 
-.PHONY: all module userspace clean distclean deps check demo
+# builds Debian's linux-source-6.1 with selftests/debug.config once (~9 min,
+# cached in .cache/debug-kernel/), runs every selftest on it in QEMU and
+# fails on any BUG/WARNING/KASAN/lockdep/kmemleak report
+check-debug:
+	@selftests/lib/check-debug
+
+# what allocstat costs, in the VM on each kernel: numbers, never pass/fail
+bench:
+	selftests/bench/run $(KERNELS)
+
+.PHONY: all module userspace clean distclean deps check check-debug lint demo bench
 
 endif

@@ -50,7 +50,7 @@ static int fault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct fault_data *d = (struct fault_data *)ri->data;
 	struct allocstat_task *s = d->slot;
 	u64 ns = ktime_get_mono_fast_ns() - d->start_ns;
-	vm_fault_t ret = (vm_fault_t)regs_return_value(regs);
+	vm_fault_t ret = (__force vm_fault_t)regs_return_value(regs);
 
 	if (d->epoch != allocstat_epoch())
 		return 0;	/* the table was reset meanwhile */

@@ -95,6 +95,7 @@ unsigned int allocstat_epoch(void)
 
 static bool track_match(pid_t tgid)
 {
+	/* pairs with allocstat_track(): the first n entries are written */
 	unsigned int i, n = smp_load_acquire(&nr_track);
 
 	if (!n)
@@ -221,6 +222,7 @@ static void pause_probes(void)
 
 static void resume_probes(void)
 {
+	/* probes that see !paused see the cleared table */
 	smp_store_release(&paused, false);
 }
 
@@ -254,6 +256,7 @@ int allocstat_track(pid_t tgid)
 		goto out;
 	}
 	WRITE_ONCE(track_tgids[nr_track], tgid);
+	/* the entry before the count: pairs with track_match() */
 	smp_store_release(&nr_track, nr_track + 1);
 	WRITE_ONCE(filter_gen, filter_gen + 1);
 out:
@@ -264,6 +267,7 @@ out:
 void allocstat_track_all(void)
 {
 	mutex_lock(&ctl_mutex);
+	/* pairs with track_match() */
 	smp_store_release(&nr_track, 0);
 	WRITE_ONCE(filter_gen, filter_gen + 1);
 	mutex_unlock(&ctl_mutex);
@@ -312,6 +316,7 @@ unsigned int allocstat_snapshot(struct allocstat_row *dst, unsigned int max)
 	for (i = 0; i < used && n < max; i++) {
 		struct allocstat_task *s = &slots[i];
 
+		/* pairs with task_create(): the row is written before valid */
 		if (!smp_load_acquire(&s->valid))
 			continue;
 		memcpy(&dst[n], &s->row, sizeof(dst[n]));
