@@ -14,6 +14,7 @@
 #define LEFT 80
 #define TOP 60
 #define PLOT_H 300
+#define MIN_W 720	/* room for the title */
 
 /* a round grid step: 1, 2, 2.5 or 5 x 10^k, about a fifth of v */
 static double grid_step(double v)
@@ -39,6 +40,8 @@ int svg_write(const char *path, struct run **best, int n)
 	char label[48], size[32];
 	FILE *f;
 
+	if (width < MIN_W)
+		width = MIN_W;
 	for (int i = 0; i < n; i++)
 		if (per_thread_ms(best[i]) > max)
 			max = per_thread_ms(best[i]);
