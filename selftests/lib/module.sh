@@ -135,6 +135,15 @@ as_rows_wellformed() {
 	     END { if (n == 0) bad = "no header"; if (bad != "") { print "# malformed: " bad; exit 1 } }' "$AS_TMP/$1"
 }
 
+# as_read_validated: one read of /proc/allocstat checked by as-reader (stricter
+# than as_rows_wellformed); its verdict as diagnostics, its status returned
+as_read_validated() {
+	as-reader -n 1 > "$AS_TMP/rd"
+	__as_rc=$?
+	sed 's/^#* */# /' "$AS_TMP/rd"
+	return $__as_rc
+}
+
 # as_check DESC EXPR...: pass when the shell test EXPR holds; the caller
 # prints the numbers it compared
 as_check() {

@@ -12,14 +12,6 @@
 
 WRITES=10000
 
-# wellformed: one validating read of /proc/allocstat, its verdict as diagnostics
-wellformed() {
-	as-reader -n 1 > "$AS_TMP/rd"
-	__rc=$?
-	sed 's/^#* */# /' "$AS_TMP/rd"
-	return $__rc
-}
-
 ktap_print_header
 as_setup
 ktap_set_plan 6
@@ -57,7 +49,7 @@ f=$(as_col new "$t" faults)
 ktap_print_msg "new workload thread $t after the fuzzing: faults=${f:-no row}"
 as_check "the filter state is sane afterwards: a new thread is tracked" "${f:-0}" -ge 256
 
-wellformed
+as_read_validated
 ktap_test_result "rows are well-formed after the fuzzing" test $? -eq 0
 ktap_test_result "dmesg has no new BUG/WARNING/Oops/lockdep/KASAN line" as_dmesg_clean
 ktap_finished

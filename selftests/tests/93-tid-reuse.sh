@@ -13,14 +13,6 @@ TASKS=2500
 PID_MAX=1024
 PID_MAX_FILE=/proc/sys/kernel/pid_max
 
-# wellformed: one validating read of /proc/allocstat, its verdict as diagnostics
-wellformed() {
-	as-reader -n 1 > "$AS_TMP/rd"
-	__rc=$?
-	sed 's/^#* */# /' "$AS_TMP/rd"
-	return $__rc
-}
-
 ktap_print_header
 as_setup
 old_pid_max=$(cat $PID_MAX_FILE)
@@ -48,7 +40,7 @@ as_check "tids wrapped: some tid was used by 2 or more of the $TASKS tasks" \
 matched=$(sed -n 's/.* matched=\([0-9]*\) .*/\1/p' "$AS_TMP/reuse")
 as_check "every task has its own row, none merged (matched = $TASKS, bad = 0)" \
 	"$rc" -eq 0 -a "${matched:-0}" -eq $TASKS
-wellformed
+as_read_validated
 ktap_test_result "rows are well-formed" test $? -eq 0
 ktap_test_result "dmesg has no new BUG/WARNING/Oops/lockdep/KASAN line" as_dmesg_clean
 ktap_finished
