@@ -202,6 +202,106 @@ check "--compare: 7 ranked configurations, SVG with 7 bars" \
 	test $rc -eq 0 -a "$(grep -cE '^ +[1-7] ' "$TMP/out")" -eq 7 \
 	-a "$(grep -cE '>[0-9.]+ s</text>' "$TMP/compare.svg")" -eq 7
 
+# ---- allocstat-export ----
+EXP=$B/allocstat-export
+PROMTOOL=$(../selftests/lib/promtool 2>"$TMP/promtool.err") || PROMTOOL=
+PYPROM=/usr/bin/python3
+$PYPROM -c 'import prometheus_client' 2>/dev/null || PYPROM=
+
+# exp ARGS...: run allocstat-export: rc, stdout in $TMP/out, stderr in $TMP/err
+exp() {
+	"$EXP" "$@" > "$TMP/out" 2> "$TMP/err"
+	rc=$?
+}
+
+for f in samples/*.txt; do
+	for mode in "" --per-tid; do
+		name="export ${f#samples/}${mode:+ $mode}"
+		exp -i "$f" $mode
+		if [ $rc -ne 0 ]; then
+			diag "$(cat "$TMP/err")"
+			fail "$name: exit 0"
+			continue
+		fi
+		if [ -n "$PROMTOOL" ]; then
+			"$PROMTOOL" check metrics < "$TMP/out" > "$TMP/pt" 2>&1
+			ptrc=$?
+			diag "$(cat "$TMP/pt")"
+			check "$name: promtool check metrics is clean" test $ptrc -eq 0 -a ! -s "$TMP/pt"
+		else
+			skip "$name: promtool check metrics" "promtool unavailable: $(tail -n 1 "$TMP/promtool.err")"
+		fi
+		if [ -n "$PYPROM" ]; then
+			$PYPROM tests/check-export.py "$f" "$TMP/out" $mode > "$TMP/py" 2>&1
+			pyrc=$?
+			diag "$(cat "$TMP/py")"
+			check "$name: prometheus_client parses it; values = the file's sums" test $pyrc -eq 0
+		else
+			skip "$name: prometheus_client check" "python3-prometheus-client not installed"
+		fi
+	done
+done
+
+# the edge cases of samples/export-edge.txt, by construction of the file:
+# pid 200 reused by a process "new" (rows 11+13), a quote in a comm, the
+# mmap_lock group off
+exp -i samples/export-edge.txt
+check "export: a reused pid makes two series (1000+5 and 11+13 faults)" \
+	test -n "$(grep -Fx 'allocstat_faults_total{tgid="200",comm="old\\040proc"} 1005' "$TMP/out")" \
+	-a -n "$(grep -Fx 'allocstat_faults_total{tgid="200",comm="new"} 24' "$TMP/out")"
+check "export: a \" in comm is escaped; a thread seen before its leader takes the leader's comm" \
+	test -n "$(grep -F 'comm="q\"uote"' "$TMP/out")" \
+	-a -n "$(grep -Fx 'allocstat_threads{tgid="401",comm="leader"} 2' "$TMP/out")"
+check "export: no mmap_lock family when the group is off (\`-\` everywhere)" \
+	test -z "$(grep '^allocstat_mmap_lock' "$TMP/out")" -a -n "$(grep '^allocstat_faults_total' "$TMP/out")"
+
+exp --bogus
+check "export --bogus: exit 2, names --help" test $rc -eq 2 -a -n "$(grep -- --help "$TMP/err")"
+for bad in "--interval 0" "--interval 5" "--interval 1x -o $TMP/x" "--interval 86401 -o $TMP/x" \
+	   "--interval -1 -o $TMP/x" "-o ''" "extra"; do
+	eval exp "$bad"
+	check "export $bad: usage error, exit 2, nothing written" \
+		test $rc -eq 2 -a ! -s "$TMP/out" -a ! -e "$TMP/x" -a -s "$TMP/err"
+done
+exp --help
+check "export --help: exit 0, names --output and --per-tid" \
+	test $rc -eq 0 -a -n "$(grep -- --output "$TMP/out")" -a -n "$(grep -- --per-tid "$TMP/out")"
+
+exp	# ALLOCSTAT_PROC=/nonexistent: no module
+diag "$(cat "$TMP/err")"
+check "export without the module: exit 1, says so, output is allocstat_up 0" \
+	test $rc -eq 1 -a -n "$(grep 'allocstat.ko loaded' "$TMP/err")" \
+	-a "$(grep -v '^#' "$TMP/out")" = "allocstat_up 0"
+
+mkdir "$TMP/tf"
+( umask 077; "$EXP" -i samples/captured-6.12.txt -o "$TMP/tf/allocstat.prom" ) > "$TMP/out" 2>&1
+rc=$?
+"$EXP" -i samples/captured-6.12.txt > "$TMP/ref"
+check "export -o FILE: exit 0, FILE = stdout's text, mode 0644 despite umask 077, no temporary left" \
+	test $rc -eq 0 -a ! -s "$TMP/out" -a "$(stat -c %a "$TMP/tf/allocstat.prom")" = 644 \
+	-a "$(ls -A "$TMP/tf")" = allocstat.prom -a -z "$(cmp "$TMP/ref" "$TMP/tf/allocstat.prom" 2>&1)"
+# a directory it cannot write: 0555 for a user; root writes there anyway, so
+# for root a directory that does not exist
+dir=$TMP/ro
+mkdir "$dir" && chmod 555 "$dir"
+[ "$(id -u)" = 0 ] && dir=$TMP/missing
+exp -i samples/captured-6.12.txt -o "$dir/allocstat.prom"
+diag "$(cat "$TMP/err")"
+check "export -o into a directory it cannot write: exit 1, names the file, nothing left" \
+	test $rc -eq 1 -a -n "$(grep 'allocstat.prom' "$TMP/err")" -a -z "$(ls -A "$TMP/ro")" \
+	-a ! -e "$TMP/missing"
+
+"$EXP" -i samples/captured-6.1.txt -o "$TMP/tf/loop.prom" --interval 1 2> "$TMP/err" &
+lpid=$!
+for _ in $(seq 50); do [ -s "$TMP/tf/loop.prom" ] && break; sleep 0.1; done
+cp samples/captured-6.12.txt "$TMP/tf/in.txt"
+kill -TERM "$lpid"
+wait "$lpid"
+rc=$?
+check "export --interval 1: writes FILE, ends cleanly (exit 0) on SIGTERM" \
+	test $rc -eq 0 -a -n "$(grep '^allocstat_up 1' "$TMP/tf/loop.prom")" \
+	-a "$(ls -A "$TMP/tf" | grep -c '^\.')" -eq 0
+
 # ---- results ----
 echo "TAP version 13"
 echo "1..$n"
