@@ -139,7 +139,7 @@ int allocstat_zeroing_init(void)
 		if (!resolve_range(alloc_zero_syms[i], &alloc_ranges[nr_alloc_ranges]))
 			nr_alloc_ranges++;
 	if (!nr_alloc_ranges)
-		pr_notice("allocator zeroing site not found, zero_alloc_pages stays 0\n");
+		pr_notice("allocator zeroing site not found, zero_alloc_pages shows -\n");
 
 	for (i = 0; i < ARRAY_SIZE(clear_page_syms); i++) {
 		struct kretprobe *krp = &clear_page_krps[nr_clear_page_krps];
@@ -172,7 +172,7 @@ int allocstat_zeroing_init(void)
 		memset(&huge_kp, 0, sizeof(huge_kp));
 	}
 	if (!huge_kp_on)
-		pr_notice("no huge-page clear function to probe, zero_huge stays 0\n");
+		pr_notice("no huge-page clear function to probe, zero_huge shows -\n");
 	return 0;
 }
 

@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Permissions: a non-root user can neither read nor write /proc/allocstat,
-# not even through a descriptor root opened; root without CAP_SYS_ADMIN
+# Permissions: a non-root user can neither open /proc/allocstat nor write
+# it, not even through a write descriptor root opened (CAP_SYS_ADMIN is
+# checked at every write; reading is checked at open, as for any file, so a
+# read descriptor root hands on stays readable); root without CAP_SYS_ADMIN
 # cannot write; nothing a non-root user can read under /sys/module/allocstat
 # tells about tasks.  No output of the module (/proc/allocstat, its sysfs
 # files, its kernel log lines) carries a kernel address.
