@@ -94,6 +94,9 @@ struct allocstat_task {
 	bool wait_write;
 	unsigned int nr_holds;
 	struct allocstat_hold holds[ALLOCSTAT_MAX_HOLDS];
+
+	/* huge-page clears in progress (zeroing.c): their subpages are not timed */
+	unsigned int huge_clears;
 } ____cacheline_aligned;
 
 /* main.c */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Page zeroing: kretprobes on the clear_page() variants, and a kprobe on the
+ * Page zeroing: kretprobes on the clear_page() variants and on the
  * huge-page clear.
  *
  * Why these hooks: every 4 KiB clear goes through clear_page(), an
@@ -18,6 +18,10 @@
  *
  * zero_ns is the time inside clear_page(), entry to return, so it includes
  * the probes' own entry and exit cost for each page (see README, Cost).
+ * A huge-page clear (folio_zero_user, clear_huge_page: 512 clear_page()
+ * calls for a 2 MiB page) is timed once, entry to return, instead: its
+ * subpages are only counted, and their kretprobe instance is dropped at
+ * entry, which saves the return probe on each of them.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -62,10 +66,16 @@ static bool called_by_allocator(unsigned long ret_addr)
 static int zero_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct zero_data *d = (struct zero_data *)ri->data;
+	struct allocstat_task *s = allocstat_task_current();
 
-	d->slot = allocstat_task_current();
-	if (!d->slot)
+	if (!s)
 		return 1;
+	if (s->huge_clears) {
+		/* a subpage of a huge clear: huge_return() times the whole */
+		WRITE_ONCE(s->row.c.zero_pages, s->row.c.zero_pages + 1);
+		return 1;
+	}
+	d->slot = s;
 	/* At function entry the stack pointer points at the return address. */
 	d->alloc = called_by_allocator(*(unsigned long *)kernel_stack_pointer(regs));
 	d->epoch = allocstat_epoch();
@@ -88,20 +98,45 @@ static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-static int huge_pre(struct kprobe *p, struct pt_regs *regs)
+/*
+ * Only the owner task writes huge_clears (entry and return run in its
+ * context), so a plain counter suffices.  After a reset the slot may be
+ * another task's: the return handler then leaves it alone, and the task's
+ * new slot starts with huge_clears 0, so at worst the rest of that one clear
+ * is timed page by page.
+ */
+static int huge_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct allocstat_task *s = allocstat_task_current();
+	struct zero_data *d = (struct zero_data *)ri->data;
 
-	if (s)
-		WRITE_ONCE(s->row.c.zero_huge, s->row.c.zero_huge + 1);
+	d->slot = allocstat_task_current();
+	if (!d->slot)
+		return 1;
+	d->epoch = allocstat_epoch();
+	d->slot->huge_clears++;
+	d->start_ns = ktime_get_mono_fast_ns();
+	return 0;
+}
+
+static int huge_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct zero_data *d = (struct zero_data *)ri->data;
+	struct allocstat_task *s = d->slot;
+	u64 ns = ktime_get_mono_fast_ns() - d->start_ns;
+
+	if (d->epoch != allocstat_epoch())
+		return 0;
+	s->huge_clears--;
+	WRITE_ONCE(s->row.c.zero_huge, s->row.c.zero_huge + 1);
+	WRITE_ONCE(s->row.c.zero_ns, s->row.c.zero_ns + ns);
 	return 0;
 }
 
 static struct kretprobe clear_page_krps[ARRAY_SIZE(clear_page_syms)];
 static struct kretprobe *clear_page_krp_ptrs[ARRAY_SIZE(clear_page_syms)];
 static unsigned int nr_clear_page_krps;
-static struct kprobe huge_kp;
-static bool huge_kp_on;
+static struct kretprobe huge_krp;
+static bool huge_krp_on;
 
 /*
  * The text range of a function, from a kprobe that resolves its name (there
@@ -163,31 +198,35 @@ int allocstat_zeroing_init(void)
 	}
 
 	for (i = 0; i < ARRAY_SIZE(clear_huge_syms); i++) {
-		huge_kp.symbol_name = clear_huge_syms[i];
-		huge_kp.pre_handler = huge_pre;
-		if (!register_kprobe(&huge_kp)) {
-			huge_kp_on = true;
+		huge_krp.kp.symbol_name = clear_huge_syms[i];
+		huge_krp.entry_handler = huge_entry;
+		huge_krp.handler = huge_return;
+		huge_krp.data_size = sizeof(struct zero_data);
+		/* a huge clear reschedules between subpages */
+		huge_krp.maxactive = ALLOCSTAT_KRETPROBE_MAXACTIVE;
+		if (!register_kretprobe(&huge_krp)) {
+			huge_krp_on = true;
 			break;
 		}
-		memset(&huge_kp, 0, sizeof(huge_kp));
+		memset(&huge_krp, 0, sizeof(huge_krp));
 	}
-	if (!huge_kp_on)
+	if (!huge_krp_on)
 		pr_notice("no huge-page clear function to probe, zero_huge shows -\n");
 	return 0;
 }
 
 void allocstat_zeroing_exit(void)
 {
-	if (huge_kp_on)
-		unregister_kprobe(&huge_kp);
-	huge_kp_on = false;
+	if (huge_krp_on)
+		unregister_kretprobe(&huge_krp);
+	huge_krp_on = false;
 	unregister_kretprobes(clear_page_krp_ptrs, nr_clear_page_krps);
 	nr_clear_page_krps = 0;
 }
 
 bool allocstat_zero_huge_on(void)
 {
-	return huge_kp_on;
+	return huge_krp_on;
 }
 
 bool allocstat_zero_alloc_on(void)
@@ -197,7 +236,7 @@ bool allocstat_zero_alloc_on(void)
 
 unsigned long allocstat_zeroing_missed(void)
 {
-	unsigned long n = huge_kp_on ? huge_kp.nmissed : 0;
+	unsigned long n = huge_krp_on ? huge_krp.nmissed + huge_krp.kp.nmissed : 0;
 	unsigned int i;
 
 	for (i = 0; i < nr_clear_page_krps; i++)
