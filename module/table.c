@@ -304,6 +304,49 @@ static bool row_refresh(const struct allocstat_task *s, struct allocstat_row *ro
 }
 
 /*
+ * Copy a row that its task may be updating.  Each counter is read once and
+ * whole (READ_ONCE, never torn).  The probes write the larger of each pair
+ * first (fault_ns before fault_max_ns, faults before vma_faults, zero_pages
+ * before zero_alloc_pages, wait_ns and hold_ns before their maxima), and x86
+ * keeps stores in order; reading the smaller ones first, then the rest,
+ * keeps max <= sum, vma_faults <= faults and zero_alloc_pages <= zero_pages
+ * in every copy.  A plain memcpy() could read zero_pages before an update
+ * and zero_alloc_pages after it (seen by selftests/src/as-reader once in
+ * ~3,000 reads on the debug kernel).
+ */
+static void row_copy(struct allocstat_row *dst, const struct allocstat_row *src)
+{
+	const struct allocstat_counters *c = &src->c;
+	struct allocstat_counters *d = &dst->c;
+	int w;
+
+	d->fault_max_ns = READ_ONCE(c->fault_max_ns);
+	d->vma_faults = READ_ONCE(c->vma_faults);
+	d->zero_alloc_pages = READ_ONCE(c->zero_alloc_pages);
+	for (w = 0; w < 2; w++) {
+		d->lock[w].wait_max_ns = READ_ONCE(c->lock[w].wait_max_ns);
+		d->lock[w].hold_max_ns = READ_ONCE(c->lock[w].hold_max_ns);
+	}
+	smp_rmb();	/* the smaller of each pair before the larger */
+	d->faults = READ_ONCE(c->faults);
+	d->fault_ns = READ_ONCE(c->fault_ns);
+	d->vma_retry = READ_ONCE(c->vma_retry);
+	d->zero_pages = READ_ONCE(c->zero_pages);
+	d->zero_ns = READ_ONCE(c->zero_ns);
+	d->zero_huge = READ_ONCE(c->zero_huge);
+	for (w = 0; w < 2; w++) {
+		d->lock[w].count = READ_ONCE(c->lock[w].count);
+		d->lock[w].wait_ns = READ_ONCE(c->lock[w].wait_ns);
+		d->lock[w].hold_ns = READ_ONCE(c->lock[w].hold_ns);
+	}
+	d->trylock_fail = READ_ONCE(c->trylock_fail);
+	dst->tid = src->tid;
+	dst->tgid = src->tgid;
+	memcpy(dst->comm, src->comm, sizeof(dst->comm));
+	dst->exited = READ_ONCE(src->exited);
+}
+
+/*
  * Copy up to @max published rows into @dst (process context).  Rows keep the
  * order in which tasks were first seen.
  */
@@ -319,7 +362,7 @@ unsigned int allocstat_snapshot(struct allocstat_row *dst, unsigned int max)
 		/* pairs with task_create(): the row is written before valid */
 		if (!smp_load_acquire(&s->valid))
 			continue;
-		memcpy(&dst[n], &s->row, sizeof(dst[n]));
+		row_copy(&dst[n], &s->row);
 		if (!dst[n].exited && !row_refresh(s, &dst[n]))
 			dst[n].exited = true;
 		n++;

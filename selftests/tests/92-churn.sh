@@ -20,7 +20,7 @@ as_load max_tasks=16384 || ktap_exit_fail_msg "cannot load $ALLOCSTAT_KO"
 pids=
 r=1
 while [ $r -le $READERS ]; do
-	as_bg as-reader -q -s "$AS_TMP/stop" > "$AS_TMP/reader.$r"
+	as_bg as-reader -s "$AS_TMP/stop" > "$AS_TMP/reader.$r"
 	pids="$pids $!"
 	r=$((r + 1))
 done
@@ -43,6 +43,7 @@ done
 r=1
 while [ $r -le $READERS ]; do
 	line=$(tail -n 1 "$AS_TMP/reader.$r")
+	grep -a '^# bad' "$AS_TMP/reader.$r" | head -n 3 | cut -c1-400 | sed 's/^/# reader '$r': /'
 	ktap_print_msg "reader $r: $line"
 	ok=$(echo "$line" | sed -n 's/.* ok=\([0-9]*\) .*/\1/p')
 	mr=$(echo "$line" | sed -n 's/.* rows_max=\([0-9]*\) .*/\1/p')
