@@ -10,6 +10,7 @@
 #include <linux/cache.h>
 #include <linux/mm_types.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
 #include <linux/types.h>
 
 #define ALLOCSTAT_VERSION	"0.1.0"
@@ -146,6 +147,32 @@ void allocstat_mmap_lock_exit(void);
 /* proc.c */
 int allocstat_proc_init(void);
 void allocstat_proc_exit(void);
+
+/*
+ * Timestamps: local_clock(), the clock of the scheduler, perf and ftrace.
+ * It is TSC-based wherever the kernel trusts the TSC at all, and safe in
+ * any context, NMI included.  ktime_get_mono_fast_ns() reads the
+ * clocksource instead, which is the HPET where the kernel found the TSCs
+ * unsynchronized: one MMIO read per timestamp, the dearest part of every
+ * probe in an emulated guest (README, Cost).  local_clock() is monotonic
+ * per CPU and, where the TSCs are not synchronized, may differ between
+ * CPUs by up to a tick: an interval measured across a migration is clamped
+ * at 0 rather than wrapped.
+ */
+static __always_inline u64 allocstat_now(void)
+{
+	return local_clock();
+}
+
+static __always_inline u64 allocstat_delta(u64 start, u64 now)
+{
+	return now > start ? now - start : 0;
+}
+
+static __always_inline u64 allocstat_since(u64 start)
+{
+	return allocstat_delta(start, local_clock());
+}
 
 /* Instances per kretprobe: faults and zeroing can sleep or be preempted. */
 #define ALLOCSTAT_KRETPROBE_MAXACTIVE	1024

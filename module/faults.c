@@ -20,7 +20,6 @@
 #include <linux/kprobes.h>
 #include <linux/mm.h>
 #include <linux/ptrace.h>
-#include <linux/timekeeping.h>
 
 #include "allocstat.h"
 #include "compat.h"
@@ -41,7 +40,7 @@ static int fault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		return 1;	/* not tracked: skip the return probe */
 	d->epoch = allocstat_epoch();
 	d->flags = (unsigned int)regs_get_kernel_argument(regs, 2);
-	d->start_ns = ktime_get_mono_fast_ns();
+	d->start_ns = allocstat_now();
 	return 0;
 }
 
@@ -49,7 +48,7 @@ static int fault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct fault_data *d = (struct fault_data *)ri->data;
 	struct allocstat_task *s = d->slot;
-	u64 ns = ktime_get_mono_fast_ns() - d->start_ns;
+	u64 ns = allocstat_since(d->start_ns);
 	vm_fault_t ret = (__force vm_fault_t)regs_return_value(regs);
 
 	if (d->epoch != allocstat_epoch())

@@ -23,7 +23,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/mm_types.h>
-#include <linux/timekeeping.h>
 #include <linux/tracepoint.h>
 #include <trace/events/mmap_lock.h>
 
@@ -59,7 +58,7 @@ static bool hold_close(struct allocstat_task *s, const struct mm_struct *mm,
 
 		if (h->mm != mm || h->write != write)
 			continue;
-		ns = now - h->start_ns;
+		ns = allocstat_delta(h->start_ns, now);
 		WRITE_ONCE(st->hold_ns, st->hold_ns + ns);
 		if (ns > st->hold_max_ns)
 			WRITE_ONCE(st->hold_max_ns, ns);
@@ -79,7 +78,7 @@ static void probe_start_locking(ALLOCSTAT_MMAP_LOCK_PROTO(bool write))
 		return;
 	s->wait_mm = mm;
 	s->wait_write = write;
-	s->wait_start_ns = ktime_get_mono_fast_ns();
+	s->wait_start_ns = allocstat_now();
 	s->waiting = true;
 }
 
@@ -91,11 +90,11 @@ static void probe_acquire_returned(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool su
 
 	if (!s)
 		return;
-	now = ktime_get_mono_fast_ns();
+	now = allocstat_now();
 	st = &s->row.c.lock[write];
 	if (s->waiting && s->wait_mm == mm && s->wait_write == write) {
 		s->waiting = false;
-		wait = now - s->wait_start_ns;
+		wait = allocstat_delta(s->wait_start_ns, now);
 	} else if (!write && success) {
 		/* No wait pending: a downgrade if a write hold of mm is open. */
 		hold_close(s, mm, true, now);
@@ -117,7 +116,7 @@ static void probe_released(ALLOCSTAT_MMAP_LOCK_PROTO(bool write))
 
 	/* A hold opened before load or reset has no start: it is ignored. */
 	if (s)
-		hold_close(s, mm, write, ktime_get_mono_fast_ns());
+		hold_close(s, mm, write, allocstat_now());
 }
 
 int allocstat_mmap_lock_init(void)

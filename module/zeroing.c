@@ -29,7 +29,6 @@
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
 #include <linux/ptrace.h>
-#include <linux/timekeeping.h>
 
 #include "allocstat.h"
 #include "compat.h"
@@ -79,7 +78,7 @@ static int zero_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	/* At function entry the stack pointer points at the return address. */
 	d->alloc = called_by_allocator(*(unsigned long *)kernel_stack_pointer(regs));
 	d->epoch = allocstat_epoch();
-	d->start_ns = ktime_get_mono_fast_ns();
+	d->start_ns = allocstat_now();
 	return 0;
 }
 
@@ -87,7 +86,7 @@ static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct zero_data *d = (struct zero_data *)ri->data;
 	struct allocstat_task *s = d->slot;
-	u64 ns = ktime_get_mono_fast_ns() - d->start_ns;
+	u64 ns = allocstat_since(d->start_ns);
 
 	if (d->epoch != allocstat_epoch())
 		return 0;
@@ -114,7 +113,7 @@ static int huge_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		return 1;
 	d->epoch = allocstat_epoch();
 	d->slot->huge_clears++;
-	d->start_ns = ktime_get_mono_fast_ns();
+	d->start_ns = allocstat_now();
 	return 0;
 }
 
@@ -122,7 +121,7 @@ static int huge_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct zero_data *d = (struct zero_data *)ri->data;
 	struct allocstat_task *s = d->slot;
-	u64 ns = ktime_get_mono_fast_ns() - d->start_ns;
+	u64 ns = allocstat_since(d->start_ns);
 
 	if (d->epoch != allocstat_epoch())
 		return 0;
