@@ -13,12 +13,18 @@
 REPS=${1:-7}
 T=/sys/kernel/tracing
 KO=${ALLOCSTAT_KO:?}
+# allocstat's hooks with empty handlers (selftests/bench/floor), if built
+FLOOR_KO=${FLOOR_KO:-/opt/add/allocstat_floor.ko}
 
 setup() {
 	case $1 in
 	none) ;;
 	all) insmod "$KO" ;;
 	faults|zeroing|mmap_lock) insmod "$KO" hooks=$1 ;;
+	floor) insmod "$FLOOR_KO" ;;
+	floor:faults) insmod "$FLOOR_KO" zeroing=0 mmap_lock=0 ;;
+	floor:zeroing) insmod "$FLOOR_KO" faults=0 mmap_lock=0 ;;
+	floor:mmap_lock) insmod "$FLOOR_KO" faults=0 zeroing=0 ;;
 	tracefs)
 		echo 'p:as_fault handle_mm_fault' >> $T/kprobe_events &&
 		echo 'r:as_fault_ret handle_mm_fault' >> $T/kprobe_events &&
@@ -35,6 +41,7 @@ teardown() {
 		echo 0 > $T/events/kprobes/enable
 		echo > $T/kprobe_events
 		echo > $T/trace ;;
+	floor*) rmmod allocstat_floor ;;
 	*) rmmod allocstat ;;
 	esac
 }
@@ -61,10 +68,18 @@ else
 	echo "N tracefs refuses clear_page_erms: $(cat /tmp/err | tr '\n' ' ')"
 fi
 
+# The floor: what the kernel charges for the same hooks with nothing in them.
+if [ -f "$FLOOR_KO" ]; then
+	FLOOR="floor floor:faults floor:zeroing floor:mmap_lock"
+else
+	FLOOR=
+	echo "N no $FLOOR_KO: the floor rows are missing"
+fi
+
 # 1. 4 KiB workload: 4 threads x 64 MiB, one write per page, MADV_NOHUGEPAGE
 i=1
 while [ $i -le "$REPS" ]; do
-	for cfg in none all faults zeroing mmap_lock tracefs; do
+	for cfg in none all faults zeroing mmap_lock $FLOOR tracefs; do
 		run 4k $cfg $i -m write -t 4 -p 16384
 	done
 	i=$((i + 1))
@@ -73,7 +88,7 @@ done
 # 2. THP workload: 4 threads x 64 huge pages (128 MiB each)
 i=1
 while [ $i -le "$REPS" ]; do
-	for cfg in none all tracefs; do
+	for cfg in none all ${FLOOR%% *} tracefs; do
 		run thp $cfg $i -m thp -t 4 -p 64
 	done
 	i=$((i + 1))

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * allocstat_floor.ko: the hooks of allocstat.ko with empty handlers, for
+ * `make bench` only.  It attaches to the same functions and tracepoints by
+ * the same mechanisms (a kretprobe on handle_mm_fault, kretprobes on the
+ * clear_page variants, probes on the three mmap_lock tracepoints), and does
+ * nothing in them.  Its cost is what the kernel charges for the hooks
+ * themselves: ftrace and optimized-kprobe entry, the return trampoline,
+ * the tracepoints and, up to 6.13, their memcg path.  allocstat.ko's cost
+ * above it is what its handlers add.
+ */
+#include <linux/kprobes.h>
+#include <linux/module.h>
+#include <linux/tracepoint.h>
+#include <trace/events/mmap_lock.h>
+
+#include "compat.h"	/* copied from module/ by the build */
+
+static bool faults = true, zeroing = true, mmap_lock = true;
+module_param(faults, bool, 0444);
+MODULE_PARM_DESC(faults, "kretprobe handle_mm_fault (default 1)");
+module_param(zeroing, bool, 0444);
+MODULE_PARM_DESC(zeroing, "kretprobe the clear_page variants (default 1)");
+module_param(mmap_lock, bool, 0444);
+MODULE_PARM_DESC(mmap_lock, "probe the mmap_lock tracepoints (default 1)");
+
+static int empty_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return 0;	/* keep the instance: the return probe fires too */
+}
+
+static int empty_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return 0;
+}
+
+#define FLOOR_KRP(sym) {					\
+	.kp.symbol_name	= sym,					\
+	.entry_handler	= empty_entry,				\
+	.handler	= empty_return,				\
+	.data_size	= 24,					\
+	.maxactive	= 1024,					\
+}
+
+static struct kretprobe fault_krp = FLOOR_KRP("handle_mm_fault");
+static struct kretprobe zero_krps[] = {
+	FLOOR_KRP("clear_page_erms"),
+	FLOOR_KRP("clear_page_rep"),
+	FLOOR_KRP("clear_page_orig"),
+};
+static bool zero_on[ARRAY_SIZE(zero_krps)];
+static bool fault_on, tp_on;
+
+static void tp_start(ALLOCSTAT_MMAP_LOCK_PROTO(bool write)) { }
+static void tp_acquire(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool success)) { }
+static void tp_released(ALLOCSTAT_MMAP_LOCK_PROTO(bool write)) { }
+
+static void floor_exit(void)
+{
+	unsigned int i;
+
+	if (tp_on) {
+		unregister_trace_mmap_lock_released(tp_released, NULL);
+		unregister_trace_mmap_lock_acquire_returned(tp_acquire, NULL);
+		unregister_trace_mmap_lock_start_locking(tp_start, NULL);
+		tracepoint_synchronize_unregister();
+	}
+	for (i = 0; i < ARRAY_SIZE(zero_krps); i++)
+		if (zero_on[i])
+			unregister_kretprobe(&zero_krps[i]);
+	if (fault_on)
+		unregister_kretprobe(&fault_krp);
+}
+
+static int __init floor_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	if (faults) {
+		ret = register_kretprobe(&fault_krp);
+		if (ret)
+			goto fail;
+		fault_on = true;
+	}
+	for (i = 0; zeroing && i < ARRAY_SIZE(zero_krps); i++)
+		zero_on[i] = !register_kretprobe(&zero_krps[i]);
+	if (mmap_lock) {
+		ret = register_trace_mmap_lock_start_locking(tp_start, NULL);
+		if (ret)
+			goto fail;
+		ret = register_trace_mmap_lock_acquire_returned(tp_acquire, NULL);
+		if (ret) {
+			unregister_trace_mmap_lock_start_locking(tp_start, NULL);
+			goto fail;
+		}
+		ret = register_trace_mmap_lock_released(tp_released, NULL);
+		if (ret) {
+			unregister_trace_mmap_lock_acquire_returned(tp_acquire, NULL);
+			unregister_trace_mmap_lock_start_locking(tp_start, NULL);
+			goto fail;
+		}
+		tp_on = true;
+	}
+	return 0;
+fail:
+	floor_exit();
+	return ret;
+}
+
+static void __exit floor_module_exit(void)
+{
+	floor_exit();
+}
+
+module_init(floor_init);
+module_exit(floor_module_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("allocstat bench: allocstat's hooks with empty handlers");
