@@ -171,7 +171,7 @@ static __always_inline u64 allocstat_delta(u64 start, u64 now)
 
 static __always_inline u64 allocstat_since(u64 start)
 {
-	return allocstat_delta(start, local_clock());
+	return allocstat_delta(start, allocstat_now());
 }
 
 /* Instances per kretprobe: faults and zeroing can sleep or be preempted. */

@@ -11,40 +11,7 @@
 # emulator's speed spreads over all of them alike.
 
 REPS=${1:-7}
-T=/sys/kernel/tracing
-KO=${ALLOCSTAT_KO:?}
-# allocstat's hooks with empty handlers (selftests/bench/floor), if built
-FLOOR_KO=${FLOOR_KO:-/opt/add/allocstat_floor.ko}
-
-setup() {
-	case $1 in
-	none) ;;
-	all) insmod "$KO" ;;
-	faults|zeroing|mmap_lock) insmod "$KO" hooks=$1 ;;
-	floor) insmod "$FLOOR_KO" ;;
-	floor:faults) insmod "$FLOOR_KO" zeroing=0 mmap_lock=0 ;;
-	floor:zeroing) insmod "$FLOOR_KO" faults=0 mmap_lock=0 ;;
-	floor:mmap_lock) insmod "$FLOOR_KO" faults=0 zeroing=0 ;;
-	tracefs)
-		echo 'p:as_fault handle_mm_fault' >> $T/kprobe_events &&
-		echo 'r:as_fault_ret handle_mm_fault' >> $T/kprobe_events &&
-		echo 1 > $T/events/kprobes/enable &&
-		echo 1 > $T/events/mmap_lock/enable ;;
-	esac
-}
-
-teardown() {
-	case $1 in
-	none) ;;
-	tracefs)
-		echo 0 > $T/events/mmap_lock/enable
-		echo 0 > $T/events/kprobes/enable
-		echo > $T/kprobe_events
-		echo > $T/trace ;;
-	floor*) rmmod allocstat_floor ;;
-	*) rmmod allocstat ;;
-	esac
-}
+. "$(dirname "$0")/configs.sh"
 
 # run PHASE CFG REP as-workload-args...
 run() {

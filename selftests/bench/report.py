@@ -14,6 +14,10 @@ import statistics
 import sys
 import time
 
+# each configuration and its floor (the same hooks with empty handlers)
+FLOOR_OF = [("all", "floor"), ("faults", "floor:faults"),
+            ("zeroing", "floor:zeroing"), ("mmap_lock", "floor:mmap_lock")]
+
 
 def parse(path):
     rows, notes = [], []
@@ -89,10 +93,8 @@ def main():
                   f"{s.get('added_ns_per_fault', 0):10.1f}")
     for phase in sorted(phases):
         cfgs = phases[phase]
-        pairs = [("all", "floor"), ("faults", "floor:faults"),
-                 ("zeroing", "floor:zeroing"), ("mmap_lock", "floor:mmap_lock")]
         parts = [f"{c} {cfgs[c]['ratio'] - cfgs[f]['ratio']:+.3f}"
-                 for c, f in pairs if c in cfgs and f in cfgs and "ratio" in cfgs[c]]
+                 for c, f in FLOOR_OF if c in cfgs and f in cfgs and "ratio" in cfgs[c]]
         if parts:
             print(f"{phase}: allocstat's handlers above the floor (ratio minus the "
                   f"floor's): {', '.join(parts)}")

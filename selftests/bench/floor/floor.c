@@ -34,21 +34,17 @@ static int empty_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-#define FLOOR_KRP(sym) {					\
-	.kp.symbol_name	= sym,					\
-	.entry_handler	= empty_entry,				\
-	.handler	= empty_return,				\
-	.data_size	= 24,					\
-	.maxactive	= 1024,					\
-}
-
-static struct kretprobe fault_krp = FLOOR_KRP("handle_mm_fault");
-static struct kretprobe zero_krps[] = {
-	FLOOR_KRP("clear_page_erms"),
-	FLOOR_KRP("clear_page_rep"),
-	FLOOR_KRP("clear_page_orig"),
+/* copied before each registration: a registered kretprobe holds state */
+static const struct kretprobe empty_krp = {
+	.entry_handler	= empty_entry,
+	.handler	= empty_return,
+	.data_size	= 24,	/* as allocstat's struct fault_data and zero_data */
+	.maxactive	= 1024,	/* as ALLOCSTAT_KRETPROBE_MAXACTIVE */
 };
-static bool zero_on[ARRAY_SIZE(zero_krps)];
+static const char *const clear_page_syms[] = ALLOCSTAT_CLEAR_PAGE_SYMS;
+static struct kretprobe fault_krp;
+static struct kretprobe zero_krps[ARRAY_SIZE(clear_page_syms)];
+static bool zero_on[ARRAY_SIZE(clear_page_syms)];
 static bool fault_on, tp_on;
 
 static void tp_start(ALLOCSTAT_MMAP_LOCK_PROTO(bool write)) { }
@@ -78,31 +74,37 @@ static int __init floor_init(void)
 	int ret;
 
 	if (faults) {
+		fault_krp = empty_krp;
+		fault_krp.kp.symbol_name = "handle_mm_fault";
 		ret = register_kretprobe(&fault_krp);
 		if (ret)
 			goto fail;
 		fault_on = true;
 	}
-	for (i = 0; zeroing && i < ARRAY_SIZE(zero_krps); i++)
+	for (i = 0; zeroing && i < ARRAY_SIZE(zero_krps); i++) {
+		zero_krps[i] = empty_krp;
+		zero_krps[i].kp.symbol_name = clear_page_syms[i];
 		zero_on[i] = !register_kretprobe(&zero_krps[i]);
+	}
 	if (mmap_lock) {
 		ret = register_trace_mmap_lock_start_locking(tp_start, NULL);
 		if (ret)
 			goto fail;
 		ret = register_trace_mmap_lock_acquire_returned(tp_acquire, NULL);
-		if (ret) {
-			unregister_trace_mmap_lock_start_locking(tp_start, NULL);
-			goto fail;
-		}
+		if (ret)
+			goto fail_start;
 		ret = register_trace_mmap_lock_released(tp_released, NULL);
-		if (ret) {
-			unregister_trace_mmap_lock_acquire_returned(tp_acquire, NULL);
-			unregister_trace_mmap_lock_start_locking(tp_start, NULL);
-			goto fail;
-		}
+		if (ret)
+			goto fail_acquire;
 		tp_on = true;
 	}
 	return 0;
+
+fail_acquire:
+	unregister_trace_mmap_lock_acquire_returned(tp_acquire, NULL);
+fail_start:
+	unregister_trace_mmap_lock_start_locking(tp_start, NULL);
+	tracepoint_synchronize_unregister();
 fail:
 	floor_exit();
 	return ret;

@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# configs.sh: the bench's configurations, sourced in the guest by guest.sh
+# and by selftests/bench/profile.  setup CFG attaches what CFG measures,
+# teardown CFG detaches it.
+#
+#   none             nothing loaded
+#   all              allocstat.ko, every hook group
+#   faults|zeroing|mmap_lock
+#                    allocstat.ko with that group alone (hooks=)
+#   floor[:GROUP]    allocstat_floor.ko: the same hooks with empty handlers
+#   tracefs          the kernel's own tracing: mmap_lock events and kprobe
+#                    events on handle_mm_fault entry and return
+
+CONFIGS_ALL="none all faults zeroing mmap_lock floor floor:faults floor:zeroing floor:mmap_lock tracefs"
+T=/sys/kernel/tracing
+KO=${ALLOCSTAT_KO:-/opt/allocstat/allocstat.ko}
+# built by selftests/bench/floor/build and copied in with vm-run --add
+FLOOR_KO=${FLOOR_KO:-/opt/add/allocstat_floor.ko}
+
+setup() {
+	case $1 in
+	none) ;;
+	all) insmod "$KO" ;;
+	faults|zeroing|mmap_lock) insmod "$KO" hooks=$1 ;;
+	floor) insmod "$FLOOR_KO" ;;
+	floor:faults) insmod "$FLOOR_KO" zeroing=0 mmap_lock=0 ;;
+	floor:zeroing) insmod "$FLOOR_KO" faults=0 mmap_lock=0 ;;
+	floor:mmap_lock) insmod "$FLOOR_KO" faults=0 zeroing=0 ;;
+	tracefs)
+		echo 'p:as_fault handle_mm_fault' >> $T/kprobe_events &&
+		echo 'r:as_fault_ret handle_mm_fault' >> $T/kprobe_events &&
+		echo 1 > $T/events/kprobes/enable &&
+		echo 1 > $T/events/mmap_lock/enable ;;
+	*) echo "configs.sh: unknown configuration '$1'" >&2; return 1 ;;
+	esac
+}
+
+teardown() {
+	case $1 in
+	none) ;;
+	tracefs)
+		echo 0 > $T/events/mmap_lock/enable
+		echo 0 > $T/events/kprobes/enable
+		echo > $T/kprobe_events
+		echo > $T/trace ;;
+	floor*) rmmod allocstat_floor ;;
+	*) rmmod allocstat ;;
+	esac
+}
