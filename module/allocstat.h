@@ -8,12 +8,15 @@
 
 #include <linux/atomic.h>
 #include <linux/cache.h>
+#include <linux/cpumask.h>
+#include <linux/list.h>
+#include <linux/preempt.h>
 #include <linux/mm_types.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/types.h>
 
-#define ALLOCSTAT_VERSION	"0.1.0"
+#define ALLOCSTAT_VERSION	"0.2.0"
 
 /* Hook groups; each one can be switched off with the hooks= parameter. */
 enum allocstat_hook {
@@ -71,17 +74,24 @@ struct allocstat_row {
 };
 
 /*
- * One task's slot.  The identity fields are written once, before the slot
- * is published; the counters are written only by the task itself (every
- * probe runs in the task's own context with preemption disabled), so they
- * need no atomics, and each slot has cache lines of its own.  Readers use
- * READ_ONCE and may see a row mid-update, never a torn 64-bit value.
+ * One task's slot.
+ *
+ * Identity (key, start_time, row.tid/tgid) is written while the slot is
+ * being (re)initialized under the table lock, between two increments of
+ * seq (odd while it is written: see table.c); the counters are then written
+ * only by the task itself (every probe runs in the task's own context with
+ * preemption disabled), so they need no atomics, and each slot has cache
+ * lines of its own.  Readers use READ_ONCE and may see a row mid-update,
+ * never a torn 64-bit value.
  */
 struct allocstat_task {
 	/* identity: a task_struct can be reused, so start_time is part of the key */
 	const struct task_struct *key;
 	u64 start_time;
-	struct allocstat_task *next;	/* hash chain, lockless push only */
+	struct allocstat_task *next;	/* hash chain of live rows (table.c) */
+	struct list_head exited;	/* FIFO of exited rows, oldest first */
+	u64 seen;			/* creation order, for the /proc order */
+	unsigned int seq;		/* odd while the slot is (re)initialized */
 	bool valid;			/* published, see task_create() */
 	bool tracked;			/* result of the track filter at filter_gen */
 	unsigned int filter_gen;
@@ -100,6 +110,40 @@ struct allocstat_task {
 	unsigned int huge_clears;
 } ____cacheline_aligned;
 
+/*
+ * Where a probe may run and still charge its event to current.
+ *
+ * Task context, always.  Hard and soft interrupts and NMIs, never: their work
+ * is not the interrupted task's (and BPF takes mmap_lock by trylock from NMI
+ * and releases it from irq_work).
+ *
+ * ALLOCSTAT_CTX_INT3 adds an int3 kprobe that hit task context.  clear_page_*
+ * have no fentry, so their kprobes are int3 breakpoints until the kprobe
+ * optimizer replaces them with a jump (some jiffies after registration; never
+ * with debug.kprobes-optimization=0 or a second kprobe with a post_handler on
+ * the same address).  A kernel-mode int3 enters through irqentry_nmi_enter(),
+ * which adds exactly NMI_OFFSET + HARDIRQ_OFFSET to the preempt count of the
+ * task it interrupted, so in_task() is false there.  An int3 inside a hard
+ * interrupt or NMI has a count above that, one inside a softirq has
+ * in_serving_softirq().  A real NMI that hit task context has the same count
+ * as an int3, which is why only the clear_page probes accept it: no NMI
+ * handler allocates or clears a page.  (selftests/tests/98-int3.sh runs the
+ * zeroing tests with the optimizer off.)
+ */
+enum allocstat_ctx {
+	ALLOCSTAT_CTX_TASK,
+	ALLOCSTAT_CTX_INT3,
+};
+
+static __always_inline bool allocstat_ctx_ok(enum allocstat_ctx ctx)
+{
+	unsigned long irq = preempt_count() & (NMI_MASK | HARDIRQ_MASK);
+
+	if (in_serving_softirq())
+		return false;
+	return !irq || (ctx == ALLOCSTAT_CTX_INT3 && irq == NMI_OFFSET + HARDIRQ_OFFSET);
+}
+
 /* main.c */
 extern unsigned int allocstat_max_tasks;
 extern unsigned long allocstat_hooks_active;	/* bit per enum allocstat_hook */
@@ -114,15 +158,15 @@ static inline bool allocstat_hook_on(enum allocstat_hook h)
 /* table.c */
 int allocstat_table_init(void);
 void allocstat_table_exit(void);
-struct allocstat_task *allocstat_task_current(void);
-struct allocstat_task *allocstat_task_find(void);
-unsigned int allocstat_epoch(void);
+struct allocstat_task *allocstat_task_current(enum allocstat_ctx ctx, unsigned int *epoch);
+bool allocstat_task_owns(const struct allocstat_task *s, unsigned int epoch);
 void allocstat_table_reset(void);
 int allocstat_track(pid_t tgid);
 void allocstat_track_all(void);
 unsigned int allocstat_nr_rows(void);
 long allocstat_nr_dropped(void);
-unsigned int allocstat_snapshot(struct allocstat_row *dst, unsigned int max);
+unsigned long allocstat_nr_recycled(void);
+int allocstat_snapshot(struct allocstat_row *dst, unsigned int max);
 size_t allocstat_table_bytes(void);
 int allocstat_exit_hook_init(void);
 void allocstat_exit_hook_exit(void);
@@ -174,7 +218,18 @@ static __always_inline u64 allocstat_since(u64 start)
 	return allocstat_delta(start, allocstat_now());
 }
 
-/* Instances per kretprobe: faults and zeroing can sleep or be preempted. */
-#define ALLOCSTAT_KRETPROBE_MAXACTIVE	1024
+/*
+ * Instances per kretprobe.  A call holds one from entry to return, and faults
+ * and clears can sleep or be preempted in between: a task parked in a fault
+ * (userfaultfd, I/O, a lock) keeps its instance for as long as it sleeps.  A
+ * task is inside each probed function at most once (none of them nests), so
+ * one instance per row, plus one per CPU for the untracked tasks whose entry
+ * handler is still deciding, never runs out.  Memory: about 80 bytes per
+ * instance, allocated at load (README, Cost).
+ */
+static inline int allocstat_kretprobe_maxactive(void)
+{
+	return allocstat_max_tasks + num_possible_cpus();
+}
 
 #endif /* ALLOCSTAT_H */

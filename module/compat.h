@@ -63,13 +63,26 @@
  * Where the page allocator zeroes (__GFP_ZERO, init_on_alloc): in
  * kernel_init_pages(), called by post_alloc_hook(), called by
  * prep_new_page().  Compilers inline them into their callers to different
- * depths: on Debian's 6.1 and 6.12 the clear_page() call sits inside
- * get_page_from_freelist() and __alloc_pages_direct_compact(), and in the
- * out-of-line post_alloc_hook() used by other callers.  Every name that
- * exists contributes its text range.
+ * depths, so the zeroing call sits in whichever of these functions the
+ * compiler kept it; every name that exists contributes its text range.
+ * Found in Debian's vmlinux (the -dbg packages: objdump -d for every call
+ * of clear_page_orig, the site the alternatives patch into _rep/_erms, and
+ * addr2line -i for its inline chain):
+ *   6.1.0-56:  get_page_from_freelist, __alloc_pages_direct_compact,
+ *              __alloc_pages_bulk (vmalloc, page_pool), post_alloc_hook
+ *              (out of line, for compaction and alloc_contig_range);
+ *   6.12.117:  get_page_from_freelist, __alloc_pages_direct_compact,
+ *              alloc_pages_bulk_noprof, alloc_contig_range_noprof (2),
+ *              post_alloc_hook (compaction_alloc, release_free_list).
+ * prep_new_page and kernel_init_pages have no symbol on either; they stay
+ * listed for kernels that keep them out of line.  The other clear_page()
+ * callers (free-side init_on_free, huge-page clears, COW copies of the zero
+ * page, shmem, page tables) are not the allocator.
  */
 #define ALLOCSTAT_ALLOC_ZERO_SYMS	{ "kernel_init_pages", "post_alloc_hook", \
 					  "prep_new_page", "get_page_from_freelist", \
-					  "__alloc_pages_direct_compact" }
+					  "__alloc_pages_direct_compact", \
+					  "__alloc_pages_bulk", "alloc_pages_bulk_noprof", \
+					  "alloc_contig_range_noprof" }
 
 #endif /* ALLOCSTAT_COMPAT_H */

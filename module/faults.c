@@ -12,8 +12,10 @@
  * locks, and the return value VM_FAULT_RETRY when the attempt must be
  * repeated, which is how vma_faults and vma_retry are told apart without a
  * hook on lock_vma_under_rcu().  Like the kernel's own fault accounting
- * (mm_account_fault), an attempt that returns VM_FAULT_RETRY is not a fault
- * of its own; its time still counts in fault_ns.
+ * (mm_account_fault(), and so getrusage()'s minflt + majflt), an attempt
+ * that returns VM_FAULT_RETRY is not a fault of its own, and neither is one
+ * that fails (VM_FAULT_ERROR: SIGSEGV, SIGBUS, OOM, hwpoison); the time of
+ * both still counts in fault_ns.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -35,10 +37,9 @@ static int fault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct fault_data *d = (struct fault_data *)ri->data;
 
-	d->slot = allocstat_task_current();
+	d->slot = allocstat_task_current(ALLOCSTAT_CTX_TASK, &d->epoch);
 	if (!d->slot)
 		return 1;	/* not tracked: skip the return probe */
-	d->epoch = allocstat_epoch();
 	d->flags = (unsigned int)regs_get_kernel_argument(regs, 2);
 	d->start_ns = allocstat_now();
 	return 0;
@@ -51,7 +52,7 @@ static int fault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	u64 ns = allocstat_since(d->start_ns);
 	vm_fault_t ret = (__force vm_fault_t)regs_return_value(regs);
 
-	if (d->epoch != allocstat_epoch())
+	if (!allocstat_task_owns(s, d->epoch))
 		return 0;	/* the table was reset meanwhile */
 	WRITE_ONCE(s->row.c.fault_ns, s->row.c.fault_ns + ns);
 	if (ns > s->row.c.fault_max_ns)
@@ -61,6 +62,9 @@ static int fault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 			WRITE_ONCE(s->row.c.vma_retry, s->row.c.vma_retry + 1);
 		return 0;
 	}
+	/* as mm_account_fault(): a failed fault is no fault of the task's */
+	if (ret & VM_FAULT_ERROR)
+		return 0;
 	WRITE_ONCE(s->row.c.faults, s->row.c.faults + 1);
 	if (d->flags & ALLOCSTAT_FAULT_FLAG_VMA_LOCK)
 		WRITE_ONCE(s->row.c.vma_faults, s->row.c.vma_faults + 1);
@@ -72,8 +76,7 @@ static struct kretprobe fault_krp = {
 	.entry_handler	= fault_entry,
 	.handler	= fault_return,
 	.data_size	= sizeof(struct fault_data),
-	/* Faults sleep (I/O, reclaim, lock waits): one instance per such task. */
-	.maxactive	= ALLOCSTAT_KRETPROBE_MAXACTIVE,
+	/* .maxactive is set at init: faults sleep (see allocstat_kretprobe_maxactive()) */
 };
 
 bool allocstat_vma_lock_supported(void)
@@ -83,7 +86,10 @@ bool allocstat_vma_lock_supported(void)
 
 int allocstat_faults_init(void)
 {
-	int ret = register_kretprobe(&fault_krp);
+	int ret;
+
+	fault_krp.maxactive = allocstat_kretprobe_maxactive();
+	ret = register_kretprobe(&fault_krp);
 
 	if (ret)
 		pr_notice("cannot probe %s (%d), disabling fault accounting\n",

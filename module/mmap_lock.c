@@ -18,17 +18,32 @@
  * of that mm open and no wait pending, it ends the write hold and opens a
  * read hold.  Events in interrupt context (BPF's trylock from NMI and
  * mmap_read_unlock_non_owner() from irq_work) belong to no task and are
- * ignored.
+ * ignored; a trylock with IRQs off opens no hold (probe_acquire_returned()).
+ * Holds and a pending wait left open when the track filter flips a task are
+ * dropped (allocstat_task_current()), and a full set of holds makes room by
+ * dropping its oldest (hold_open()): a hold whose release no probe saw never
+ * blocks the timing of later ones.
+ *
+ * Tracepoint probes run with preemption disabled (the tracepoint's own
+ * rcu_read_lock_sched), on PREEMPT_RT too, and may sleep nowhere.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/irqflags.h>
 #include <linux/mm_types.h>
+#include <linux/string.h>
 #include <linux/tracepoint.h>
 #include <trace/events/mmap_lock.h>
 
 #include "allocstat.h"
 #include "compat.h"
 
+/*
+ * Open a hold.  When the task already has ALLOCSTAT_MAX_HOLDS open, the
+ * oldest is dropped into missed: a hold that never closes (released where no
+ * probe of this task sees it) must not keep every later hold of the task
+ * from being timed.
+ */
 static void hold_open(struct allocstat_task *s, const struct mm_struct *mm,
 		      bool write, u64 now)
 {
@@ -36,13 +51,15 @@ static void hold_open(struct allocstat_task *s, const struct mm_struct *mm,
 
 	if (s->nr_holds == ALLOCSTAT_MAX_HOLDS) {
 		atomic_long_inc(&allocstat_missed);
-		return;
+		memmove(&s->holds[0], &s->holds[1],
+			(ALLOCSTAT_MAX_HOLDS - 1) * sizeof(s->holds[0]));
+		s->nr_holds--;
 	}
 	h = &s->holds[s->nr_holds];
 	h->mm = mm;
 	h->write = write;
 	h->start_ns = now;
-	WRITE_ONCE(s->nr_holds, s->nr_holds + 1);
+	s->nr_holds++;
 }
 
 /* Close the newest hold of @mm in @write mode; false if there is none. */
@@ -64,7 +81,7 @@ static bool hold_close(struct allocstat_task *s, const struct mm_struct *mm,
 			WRITE_ONCE(st->hold_max_ns, ns);
 		for (; i + 1 < (int)s->nr_holds; i++)
 			s->holds[i] = s->holds[i + 1];
-		WRITE_ONCE(s->nr_holds, s->nr_holds - 1);
+		s->nr_holds--;
 		return true;
 	}
 	return false;
@@ -72,7 +89,8 @@ static bool hold_close(struct allocstat_task *s, const struct mm_struct *mm,
 
 static void probe_start_locking(ALLOCSTAT_MMAP_LOCK_PROTO(bool write))
 {
-	struct allocstat_task *s = allocstat_task_current();
+	unsigned int epoch;
+	struct allocstat_task *s = allocstat_task_current(ALLOCSTAT_CTX_TASK, &epoch);
 
 	if (!s)
 		return;
@@ -84,7 +102,8 @@ static void probe_start_locking(ALLOCSTAT_MMAP_LOCK_PROTO(bool write))
 
 static void probe_acquire_returned(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool success))
 {
-	struct allocstat_task *s = allocstat_task_current();
+	unsigned int epoch;
+	struct allocstat_task *s = allocstat_task_current(ALLOCSTAT_CTX_TASK, &epoch);
 	struct allocstat_lock_stat *st;
 	u64 now, wait = 0;
 
@@ -107,12 +126,20 @@ static void probe_acquire_returned(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool su
 	WRITE_ONCE(st->wait_ns, st->wait_ns + wait);
 	if (wait > st->wait_max_ns)
 		WRITE_ONCE(st->wait_max_ns, wait);
-	hold_open(s, mm, write, now);
+	/*
+	 * With IRQs off only a trylock can succeed (a sleeping lock cannot be
+	 * taken there), and BPF releases such a lock from irq_work
+	 * (mmap_read_unlock_non_owner()), where no probe sees this task: it
+	 * is counted, but no hold is opened that would never close.
+	 */
+	if (!irqs_disabled())
+		hold_open(s, mm, write, now);
 }
 
 static void probe_released(ALLOCSTAT_MMAP_LOCK_PROTO(bool write))
 {
-	struct allocstat_task *s = allocstat_task_current();
+	unsigned int epoch;
+	struct allocstat_task *s = allocstat_task_current(ALLOCSTAT_CTX_TASK, &epoch);
 
 	/* A hold opened before load or reset has no start: it is ignored. */
 	if (s)

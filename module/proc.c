@@ -87,6 +87,7 @@ static bool need_met(enum column_need need)
 struct snapshot {
 	unsigned int nr;
 	long dropped;
+	unsigned long recycled;
 	unsigned long missed;
 	struct allocstat_row rows[];
 };
@@ -95,6 +96,8 @@ static void *as_start(struct seq_file *m, loff_t *pos)
 {
 	struct snapshot *snap = m->private;
 
+	if (!snap)
+		return NULL;	/* opened for writing only */
 	if (*pos == 0)
 		return SEQ_START_TOKEN;
 	if (*pos - 1 < snap->nr)
@@ -127,8 +130,8 @@ static void show_header(struct seq_file *m, const struct snapshot *snap)
 		if (i == ALLOCSTAT_HOOK_FAULTS && allocstat_vma_lock_supported())
 			seq_puts(m, ",vma_lock");
 	}
-	seq_printf(m, " tasks=%u dropped=%ld missed=%lu\n", snap->nr, snap->dropped,
-		   snap->missed);
+	seq_printf(m, " tasks=%u dropped=%ld recycled=%lu missed=%lu\n", snap->nr,
+		   snap->dropped, snap->recycled, snap->missed);
 	seq_puts(m, "tid tgid comm state");
 	for (i = 0; i < ARRAY_SIZE(columns); i++)
 		seq_printf(m, " %s", columns[i].name);
@@ -181,30 +184,53 @@ static const struct seq_operations allocstat_seq_ops = {
 	.show	= as_show,
 };
 
+/*
+ * Who may open it: the rows name every task on the machine, with what it
+ * waited for and when, so reading needs CAP_PERFMON or CAP_SYS_ADMIN, and
+ * writing CAP_SYS_ADMIN, in the initial user namespace.  The file's mode
+ * (0600, root) is not enough: root of a container without a user namespace,
+ * or root of a user namespace whose uid 0 maps to the host's, passes it.
+ * Writes check CAP_SYS_ADMIN again at write time (allocstat_write()).
+ */
 static int allocstat_open(struct inode *inode, struct file *file)
 {
-	unsigned int max = allocstat_nr_rows();
-	struct snapshot *snap;
+	struct snapshot *snap = NULL;
+	unsigned int max;
 	int ret;
 
-	snap = kvmalloc(struct_size(snap, rows, max), GFP_KERNEL);
-	if (!snap)
-		return -ENOMEM;
-	snap->nr = allocstat_snapshot(snap->rows, max);
-	snap->dropped = allocstat_nr_dropped();
-	snap->missed = atomic_long_read(&allocstat_missed);
-	if (allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS))
-		snap->missed += allocstat_faults_missed();
-	if (allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING))
-		snap->missed += allocstat_zeroing_missed();
+	if ((file->f_mode & FMODE_WRITE) && !capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if ((file->f_mode & FMODE_READ) && !perfmon_capable())
+		return -EPERM;
+
+	/* Only a reader gets a snapshot; its memory is charged to the reader. */
+	if (file->f_mode & FMODE_READ) {
+		max = allocstat_nr_rows();
+		snap = kvmalloc(struct_size(snap, rows, max), GFP_KERNEL_ACCOUNT);
+		if (!snap)
+			return -ENOMEM;
+		ret = allocstat_snapshot(snap->rows, max);
+		if (ret < 0)
+			goto out_free;
+		snap->nr = ret;
+		snap->dropped = allocstat_nr_dropped();
+		snap->recycled = allocstat_nr_recycled();
+		snap->missed = atomic_long_read(&allocstat_missed);
+		if (allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS))
+			snap->missed += allocstat_faults_missed();
+		if (allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING))
+			snap->missed += allocstat_zeroing_missed();
+	}
 
 	ret = seq_open(file, &allocstat_seq_ops);
-	if (ret) {
-		kvfree(snap);
-		return ret;
-	}
+	if (ret)
+		goto out_free;
 	((struct seq_file *)file->private_data)->private = snap;
 	return 0;
+
+out_free:
+	kvfree(snap);
+	return ret;
 }
 
 static int allocstat_release(struct inode *inode, struct file *file)

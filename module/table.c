@@ -2,18 +2,47 @@
 /*
  * Per-task slots.
  *
- * All memory is allocated at load: max_tasks slots and a hash table of twice
- * as many buckets.  A probe finds the slot of current by hashing the
- * task_struct pointer and walking a short chain; it never takes a lock and
- * never writes to a shared cache line, except once per task to claim a slot
- * (one atomic on a global counter).  Chains only grow (lockless push); slots
- * of exited tasks stay in their chains, marked exited, until a reset.
+ * All memory is allocated at load: max_tasks slots, a hash table of twice as
+ * many buckets, and a set that remembers refused tasks.  Nothing is allocated
+ * in probe context.
  *
- * Only the task itself inserts its own key, and probes in interrupt context
- * are ignored, so one key is never inserted twice concurrently.
+ * Lifecycle of a slot.  A task's first event takes a never-used slot or,
+ * when none is left, the oldest exited one (the FIFO of exited rows), and
+ * links it into the hash chain of its task_struct.  When the task exits, the
+ * exit hook unlinks it from the chain and appends it to the FIFO; the row
+ * stays readable, marked exited, until a later task reuses the slot or a
+ * reset clears the table.  Only live rows are in the chains, so the length
+ * of a chain, and the cost of every probe's lookup, depends on the live tasks
+ * with rows, never on how many tasks have existed since load.  A task is
+ * refused a row (dropped) only when every slot belongs to a live task.
+ * Without the exit hook no row is ever known to be exited: slots are not
+ * reused, and the table fills as it did before recycling existed.
  *
- * A reset pauses the probes, waits for every probe that may still run
- * (all of them run with preemption disabled, so synchronize_rcu() suffices),
+ * Locking.  Lookups (every probe) take no lock: they walk a chain with
+ * READ_ONCE.  Everything that changes a chain or the FIFO (creating a row,
+ * unlinking an exited one) takes table_lock, a raw spinlock, once per task
+ * lifetime each.  It is taken only in task context or in an int3 kprobe that
+ * hit task context (allocstat_ctx_ok()); an interrupt or NMI never takes it.
+ * The code under it calls no probed function, so an int3 cannot interrupt a
+ * holder on the same CPU and spin on it; still, in NMI context (the int3) it
+ * is only tried (raw_spin_trylock never deadlocks, and lockdep accepts a
+ * trylock in NMI), and a failed try drops that one event into missed.
+ *
+ * A lockless walker can be on a slot while it is unlinked and reused for a
+ * task of another chain.  It then walks the rest of the wrong chain and finds
+ * nothing (a slot matches only its own task's (task_struct, start_time) key,
+ * and keys are cleared before a slot is reused), or loops at most
+ * LOOKUP_MAX_STEPS steps.  A miss is never trusted: creation walks the chain
+ * again under the lock before it takes a slot, so a task never gets two rows.
+ *
+ * A probe never writes into a slot that became another task's.  Probes use
+ * the slot they looked up within one preempt-disabled handler, and the slot
+ * of a live task is never reused; a kretprobe that keeps a slot from entry to
+ * return checks allocstat_task_owns() first (reset may have given the slot
+ * away meanwhile).
+ *
+ * A reset pauses the probes, waits for every probe that may still run (all
+ * of them run with preemption disabled, so synchronize_rcu() suffices),
  * clears the table and resumes.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -25,6 +54,8 @@
 #include <linux/rcupdate.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
 #include <linux/vmalloc.h>
@@ -33,42 +64,68 @@
 #include "compat.h"
 
 #define ALLOCSTAT_MAX_TRACK	64
-#define DROPPED_SET_SIZE	1024	/* remembers which tasks were counted as dropped */
+#define DROPPED_SET_MIN		1024	/* remembers which tasks were refused */
 #define DROPPED_PROBES		16
+#define LOOKUP_MAX_STEPS	64	/* then the locked walk decides */
+#define SNAPSHOT_TRIES		4	/* copies of a row being reinitialized */
 
-static struct allocstat_task *slots;
-static struct allocstat_task **buckets;
-static unsigned int hash_bits;
-static atomic_t nr_used = ATOMIC_INIT(0);
-static atomic_long_t nr_dropped = ATOMIC_LONG_INIT(0);
-static unsigned long *dropped_set;
-static bool paused;
-static unsigned int epoch;
+/* Read by every probe, written at load, reset and track changes only. */
+static struct allocstat_task *slots __read_mostly;
+static struct allocstat_task **buckets __read_mostly;
+static unsigned long *dropped_set __read_mostly;
+static unsigned int dropped_bits __read_mostly;
+static unsigned int hash_bits __read_mostly;
+static bool paused __read_mostly;
+static unsigned int epoch __read_mostly;
 
 /* The track filter: nr_track == 0 means every task. Changed under ctl_mutex. */
-static pid_t track_tgids[ALLOCSTAT_MAX_TRACK];
-static unsigned int nr_track;
-static unsigned int filter_gen;
+static pid_t track_tgids[ALLOCSTAT_MAX_TRACK] __read_mostly;
+static unsigned int nr_track __read_mostly;
+static unsigned int filter_gen __read_mostly;
+
+/*
+ * Written when a row is created or exits, or a task is refused: on a cache
+ * line of their own, away from the read-mostly variables above.
+ */
+static struct {
+	raw_spinlock_t lock;
+	unsigned int nr_used;		/* slots ever taken since load or reset */
+	struct list_head exited;	/* exited rows, oldest first */
+	u64 seen;			/* rows created, for their order */
+	unsigned long recycled;		/* rows reused since load or reset */
+	atomic_long_t dropped;
+} table ____cacheline_aligned_in_smp = {
+	.lock		= __RAW_SPIN_LOCK_UNLOCKED(table.lock),
+	.exited		= LIST_HEAD_INIT(table.exited),
+	.dropped	= ATOMIC_LONG_INIT(0),
+};
 
 static DEFINE_MUTEX(ctl_mutex);
+
+static size_t dropped_set_size(void)
+{
+	return (size_t)1 << dropped_bits;
+}
 
 size_t allocstat_table_bytes(void)
 {
 	return (size_t)allocstat_max_tasks * sizeof(*slots) +
 	       (sizeof(*buckets) << hash_bits) +
-	       DROPPED_SET_SIZE * sizeof(*dropped_set);
+	       dropped_set_size() * sizeof(*dropped_set);
 }
 
 int allocstat_table_init(void)
 {
 	hash_bits = ilog2(roundup_pow_of_two(allocstat_max_tasks)) + 1;
+	dropped_bits = ilog2(roundup_pow_of_two(max_t(unsigned int, allocstat_max_tasks,
+						      DROPPED_SET_MIN)));
 	slots = vzalloc(array_size(allocstat_max_tasks, sizeof(*slots)));
 	if (!slots)
 		goto out_nomem;
 	buckets = vzalloc(sizeof(*buckets) << hash_bits);
 	if (!buckets)
 		goto out_free_slots;
-	dropped_set = kcalloc(DROPPED_SET_SIZE, sizeof(*dropped_set), GFP_KERNEL);
+	dropped_set = vzalloc(array_size(dropped_set_size(), sizeof(*dropped_set)));
 	if (!dropped_set)
 		goto out_free_buckets;
 	return 0;
@@ -83,14 +140,9 @@ out_nomem:
 
 void allocstat_table_exit(void)
 {
-	kfree(dropped_set);
+	vfree(dropped_set);
 	vfree(buckets);
 	vfree(slots);
-}
-
-unsigned int allocstat_epoch(void)
-{
-	return READ_ONCE(epoch);
 }
 
 static bool track_match(pid_t tgid)
@@ -106,114 +158,225 @@ static bool track_match(pid_t tgid)
 	return false;
 }
 
-/* Count a task that found the table full, once per task as far as the set remembers. */
-static void note_dropped(const struct task_struct *t)
+/*
+ * The set of refused tasks: open addressing on a key of the task, cmpxchg
+ * into an empty entry, never removed before a reset.  It makes a refused
+ * task's later events return at once instead of taking the table lock, and
+ * keeps a refused task refused (no row with a partial count appears for it
+ * when a slot frees up later).  When the window of DROPPED_PROBES entries
+ * is full the task is not remembered: its next event tries again and, if
+ * still refused, counts again (dropped is then a count of refusals).
+ */
+static unsigned long dropped_key(const struct task_struct *t)
 {
-	unsigned long key = (unsigned long)t ^ (unsigned long)t->start_time;
-	unsigned int i, h = hash_long(key, ilog2(DROPPED_SET_SIZE));
-
-	for (i = 0; i < DROPPED_PROBES; i++) {
-		unsigned long *e = &dropped_set[(h + i) % DROPPED_SET_SIZE];
-		unsigned long old = READ_ONCE(*e);
-
-		if (old == key)
-			return;
-		if (!old && cmpxchg(e, 0UL, key) == 0UL)
-			break;
-		if (READ_ONCE(*e) == key)
-			return;
-	}
-	/* A full window counts again: dropped is then a lower bound on events, not tasks. */
-	atomic_long_inc(&nr_dropped);
+	return ((unsigned long)t ^ (unsigned long)t->start_time) | 1;
 }
 
-static struct allocstat_task *task_create(struct task_struct *t,
-					  struct allocstat_task **b,
-					  unsigned int gen)
+static bool dropped_known(const struct task_struct *t)
 {
-	struct allocstat_task *s, *head;
-	int idx;
+	unsigned long key = dropped_key(t);
+	unsigned int i, h = hash_long(key, dropped_bits);
 
-	/* An exiting task that has no row yet is not worth one. */
-	if (t->flags & PF_EXITING)
-		return NULL;
-	if (!track_match(t->tgid))
-		return NULL;
-	idx = atomic_fetch_add_unless(&nr_used, 1, allocstat_max_tasks);
-	if (idx >= allocstat_max_tasks) {
-		note_dropped(t);
-		return NULL;
+	for (i = 0; i < DROPPED_PROBES; i++) {
+		unsigned long e = READ_ONCE(dropped_set[(h + i) & (dropped_set_size() - 1)]);
+
+		if (e == key)
+			return true;
+		if (!e)
+			return false;
 	}
-	s = &slots[idx];
-	s->key = t;
-	s->start_time = t->start_time;
+	return false;
+}
+
+/* Under table.lock: count a refused task, once as far as the set remembers. */
+static void note_dropped(const struct task_struct *t)
+{
+	unsigned long key = dropped_key(t);
+	unsigned int i, h = hash_long(key, dropped_bits);
+
+	for (i = 0; i < DROPPED_PROBES; i++) {
+		unsigned long *e = &dropped_set[(h + i) & (dropped_set_size() - 1)];
+
+		if (*e == key)
+			return;
+		if (!*e) {
+			WRITE_ONCE(*e, key);
+			break;
+		}
+	}
+	atomic_long_inc(&table.dropped);
+}
+
+static bool slot_is(const struct allocstat_task *s, const struct task_struct *t)
+{
+	return READ_ONCE(s->key) == t && READ_ONCE(s->start_time) == t->start_time;
+}
+
+static struct allocstat_task **bucket_of(const struct task_struct *t)
+{
+	return &buckets[hash_ptr(t, hash_bits)];
+}
+
+/* Lockless: the slot of @t in its chain, or NULL (which may be wrong, see top). */
+static struct allocstat_task *task_lookup(const struct task_struct *t)
+{
+	struct allocstat_task *s = READ_ONCE(*bucket_of(t));
+	unsigned int n;
+
+	for (n = 0; s && n < LOOKUP_MAX_STEPS; n++, s = READ_ONCE(s->next))
+		if (slot_is(s, t))
+			return s;
+	return NULL;
+}
+
+static bool table_trylock(void)
+{
+	/* NMI context (an int3 kprobe): only try, see the top of this file */
+	if (in_nmi())
+		return raw_spin_trylock(&table.lock);
+	raw_spin_lock(&table.lock);
+	return true;
+}
+
+/* Under table.lock: a never-used slot, else the oldest exited row, else NULL. */
+static struct allocstat_task *slot_take(void)
+{
+	struct allocstat_task *s;
+
+	if (table.nr_used < allocstat_max_tasks)
+		return &slots[table.nr_used++];
+	s = list_first_entry_or_null(&table.exited, struct allocstat_task, exited);
+	if (!s)
+		return NULL;
+	list_del_init(&s->exited);
+	WRITE_ONCE(table.recycled, table.recycled + 1);
+	return s;
+}
+
+/*
+ * Under table.lock: make @s the row of @t, every field cleared (a reused
+ * slot keeps nothing of its last task: counters, holds, huge_clears).
+ * Readers of /proc see seq odd meanwhile and copy the row again; lockless
+ * walkers see key NULL (or @t once the row is whole), never a mix of the
+ * two tasks' keys with @t's task_struct.
+ */
+static void slot_init(struct allocstat_task *s, struct task_struct *t, unsigned int gen)
+{
+	unsigned int seq = s->seq + 1;
+
+	WRITE_ONCE(s->seq, seq);
+	smp_wmb();		/* seq odd before anything changes: pairs with row_read() */
+	WRITE_ONCE(s->key, NULL);
+	smp_wmb();		/* no walker matches the old key with the new start_time */
+	/* the row and everything after it: the task's counters and state in flight */
+	memset((char *)s + offsetof(struct allocstat_task, row), 0,
+	       sizeof(*s) - offsetof(struct allocstat_task, row));
+	WRITE_ONCE(s->start_time, t->start_time);
+	s->seen = ++table.seen;
 	s->row.tid = task_pid_nr(t);
 	s->row.tgid = task_tgid_nr(t);
 	memcpy(s->row.comm, t->comm, sizeof(s->row.comm));
 	s->row.comm[sizeof(s->row.comm) - 1] = '\0';
 	s->filter_gen = gen;
 	s->tracked = true;
-	do {
-		head = READ_ONCE(*b);
-		s->next = head;
-	} while (cmpxchg_release(b, head, s) != head);
+	smp_wmb();		/* the row is whole before the key matches */
+	WRITE_ONCE(s->key, t);
+	smp_store_release(&s->seq, seq + 1);
 	/* Publish for /proc readers, which walk slots[] rather than chains. */
 	smp_store_release(&s->valid, true);
-	return s;
 }
 
-static struct allocstat_task *task_lookup(struct task_struct *t,
-					  struct allocstat_task ***bucket)
+static struct allocstat_task *task_create(struct task_struct *t, unsigned int gen)
 {
-	struct allocstat_task **b = &buckets[hash_ptr(t, hash_bits)];
-	struct allocstat_task *s;
+	struct allocstat_task **b = bucket_of(t), *s;
 
-	*bucket = b;
-	for (s = READ_ONCE(*b); s; s = READ_ONCE(s->next))
-		if (s->key == t && s->start_time == t->start_time &&
-		    !READ_ONCE(s->row.exited))
-			return s;
-	return NULL;
+	/* An exiting task that has no row yet is not worth one. */
+	if (t->flags & PF_EXITING)
+		return NULL;
+	if (!track_match(t->tgid) || dropped_known(t))
+		return NULL;
+	if (!table_trylock()) {
+		atomic_long_inc(&allocstat_missed);
+		return NULL;
+	}
+	/* The lockless miss may have been a walker led astray: look again. */
+	for (s = *b; s; s = s->next)
+		if (slot_is(s, t))
+			goto out_unlock;
+	s = slot_take();
+	if (!s) {
+		note_dropped(t);
+		goto out_unlock;
+	}
+	slot_init(s, t, gen);
+	s->next = *b;
+	/* the row is written before a walker can reach it */
+	smp_store_release(b, s);
+out_unlock:
+	raw_spin_unlock(&table.lock);
+	return s;
 }
 
 /*
  * The slot of current, created on first use.  NULL when the task is not
- * tracked, the table is full, a reset is in progress, or we are not in task
- * context (interrupt work is not the interrupted task's).  Probe context only.
+ * tracked, the table is full of live tasks, a reset is in progress, or the
+ * probe does not run in a context that belongs to current (@ctx, see
+ * allocstat_ctx_ok()).  *@epoch is what allocstat_task_owns() needs later.
+ * Probe context only.
  */
-struct allocstat_task *allocstat_task_current(void)
+struct allocstat_task *allocstat_task_current(enum allocstat_ctx ctx, unsigned int *epochp)
 {
 	struct task_struct *t = current;
-	struct allocstat_task **b, *s;
+	struct allocstat_task *s;
 	unsigned int gen;
+	bool tracked;
 
-	if (unlikely(!in_task() || READ_ONCE(paused)))
+	if (unlikely(!allocstat_ctx_ok(ctx)))
+		return NULL;
+	/*
+	 * The epoch before paused: pause_probes() sets paused before it bumps
+	 * the epoch, so a probe that reads the new epoch also sees paused, and
+	 * one that read the old epoch sees it changed at return.
+	 */
+	*epochp = READ_ONCE(epoch);
+	smp_rmb();
+	if (unlikely(READ_ONCE(paused)))
 		return NULL;
 	gen = READ_ONCE(filter_gen);
-	s = task_lookup(t, &b);
-	if (unlikely(!s))
-		return task_create(t, b, gen);
+	s = task_lookup(t);
+	if (unlikely(!s)) {
+		s = task_create(t, gen);
+		if (!s)
+			return NULL;
+	}
 	if (unlikely(s->filter_gen != gen)) {
-		s->tracked = track_match(s->row.tgid);
+		tracked = track_match(s->row.tgid);
+		if (tracked != s->tracked) {
+			/* waits and holds opened before the flip never close */
+			s->waiting = false;
+			s->nr_holds = 0;
+		}
+		s->tracked = tracked;
 		s->filter_gen = gen;
 	}
 	return s->tracked ? s : NULL;
 }
 
-/* The slot of current if it has one; never creates.  Probe context only. */
-struct allocstat_task *allocstat_task_find(void)
+/*
+ * Is @s, taken by allocstat_task_current() at @epoch, still the row of
+ * current?  For return probes: between entry and return the task can sleep,
+ * and a reset may have cleared the slot or given it to another task.
+ */
+bool allocstat_task_owns(const struct allocstat_task *s, unsigned int epochp)
 {
-	struct allocstat_task **b;
-
-	if (unlikely(!in_task() || READ_ONCE(paused)))
-		return NULL;
-	return task_lookup(current, &b);
+	return epochp == READ_ONCE(epoch) && slot_is(s, current);
 }
 
 /* Called by every mutator of the table, with ctl_mutex held. */
 static void pause_probes(void)
 {
 	WRITE_ONCE(paused, true);
+	smp_wmb();	/* pairs with allocstat_task_current() */
 	/* Return probes holding a slot of the old epoch drop their event. */
 	WRITE_ONCE(epoch, epoch + 1);
 	/* Every probe runs with preemption disabled: this waits for all of them. */
@@ -228,16 +391,21 @@ static void resume_probes(void)
 
 void allocstat_table_reset(void)
 {
-	unsigned int used;
-
 	mutex_lock(&ctl_mutex);
 	pause_probes();
-	used = min_t(unsigned int, atomic_read(&nr_used), allocstat_max_tasks);
-	memset(slots, 0, array_size(used, sizeof(*slots)));
+	/*
+	 * No probe runs now, and none takes table.lock until resume (the exit
+	 * hook also returns while paused): clearing needs no lock, and a
+	 * table of 65536 rows is not cleared with preemption disabled.
+	 */
+	memset(slots, 0, array_size(table.nr_used, sizeof(*slots)));
 	memset(buckets, 0, sizeof(*buckets) << hash_bits);
-	memset(dropped_set, 0, DROPPED_SET_SIZE * sizeof(*dropped_set));
-	atomic_set(&nr_used, 0);
-	atomic_long_set(&nr_dropped, 0);
+	memset(dropped_set, 0, dropped_set_size() * sizeof(*dropped_set));
+	table.nr_used = 0;
+	INIT_LIST_HEAD(&table.exited);
+	table.seen = 0;
+	WRITE_ONCE(table.recycled, 0);
+	atomic_long_set(&table.dropped, 0);
 	resume_probes();
 	mutex_unlock(&ctl_mutex);
 }
@@ -275,27 +443,31 @@ void allocstat_track_all(void)
 
 unsigned int allocstat_nr_rows(void)
 {
-	return min_t(unsigned int, atomic_read(&nr_used), allocstat_max_tasks);
+	return min_t(unsigned int, READ_ONCE(table.nr_used), allocstat_max_tasks);
 }
 
 long allocstat_nr_dropped(void)
 {
-	return atomic_long_read(&nr_dropped);
+	return atomic_long_read(&table.dropped);
+}
+
+unsigned long allocstat_nr_recycled(void)
+{
+	return READ_ONCE(table.recycled);
 }
 
 /*
- * Is the task of this row still running?  Refreshes comm for live tasks
- * (pthread_setname_np and exec change it after the row was made).
+ * Is the task (@key, @start) of this row still running?  Refreshes comm for
+ * live tasks (pthread_setname_np and exec change it after the row was made).
  */
-static bool row_refresh(const struct allocstat_task *s, struct allocstat_row *row)
+static bool row_alive(const struct task_struct *key, u64 start, struct allocstat_row *row)
 {
 	struct task_struct *t;
 	bool alive = false;
 
 	rcu_read_lock();
 	t = pid_task(find_pid_ns(row->tid, &init_pid_ns), PIDTYPE_PID);
-	if (t == s->key && t->start_time == s->start_time &&
-	    !(t->flags & PF_EXITING)) {
+	if (t && t == key && t->start_time == start && !(t->flags & PF_EXITING)) {
 		alive = true;
 		get_task_comm(row->comm, t);
 	}
@@ -347,50 +519,123 @@ static void row_copy(struct allocstat_row *dst, const struct allocstat_row *src)
 }
 
 /*
- * Copy up to @max published rows into @dst (process context).  Rows keep the
- * order in which tasks were first seen.
+ * Copy the row of @s into @row if it is still the row first seen as number
+ * @seen.  A slot being reused (seq odd, or changed during the copy) is
+ * copied again, SNAPSHOT_TRIES times at most; a slot that became another
+ * task's row since the order was taken is left out, as if the read had
+ * happened before that task's first event.
  */
-unsigned int allocstat_snapshot(struct allocstat_row *dst, unsigned int max)
+static bool row_read(const struct allocstat_task *s, u64 seen, struct allocstat_row *row)
 {
-	unsigned int i, n = 0, used;
+	const struct task_struct *key;
+	unsigned int try, seq;
+	u64 start;
+
+	for (try = 0; try < SNAPSHOT_TRIES; try++) {
+		/* pairs with slot_init() */
+		seq = smp_load_acquire(&s->seq);
+		if (seq & 1) {
+			cpu_relax();
+			continue;
+		}
+		if (READ_ONCE(s->seen) != seen)
+			return false;
+		key = READ_ONCE(s->key);
+		start = READ_ONCE(s->start_time);
+		row_copy(row, &s->row);
+		smp_rmb();
+		if (READ_ONCE(s->seq) != seq)
+			continue;
+		if (!row->exited && !row_alive(key, start, row))
+			row->exited = true;
+		return true;
+	}
+	return false;
+}
+
+struct row_order {
+	u64 seen;
+	unsigned int idx;
+};
+
+static int row_order_cmp(const void *a, const void *b)
+{
+	const struct row_order *x = a, *y = b;
+
+	return x->seen < y->seen ? -1 : x->seen > y->seen;
+}
+
+/*
+ * Copy up to @max published rows into @dst (process context): the number of
+ * rows, or -ENOMEM.  Rows are in the order in which their tasks were first
+ * seen (a reused slot moves to the end), whatever slots they occupy.
+ */
+int allocstat_snapshot(struct allocstat_row *dst, unsigned int max)
+{
+	unsigned int i, n = 0, nr = 0, used;
+	struct row_order *order;
 
 	mutex_lock(&ctl_mutex);
 	used = allocstat_nr_rows();
-	for (i = 0; i < used && n < max; i++) {
+	order = kvmalloc_array(max_t(unsigned int, used, 1), sizeof(*order), GFP_KERNEL_ACCOUNT);
+	if (!order) {
+		mutex_unlock(&ctl_mutex);
+		return -ENOMEM;
+	}
+	for (i = 0; i < used; i++) {
 		struct allocstat_task *s = &slots[i];
 
-		/* pairs with task_create(): the row is written before valid */
+		/* pairs with slot_init(): the row is written before valid */
 		if (!smp_load_acquire(&s->valid))
 			continue;
-		row_copy(&dst[n], &s->row);
-		if (!dst[n].exited && !row_refresh(s, &dst[n]))
-			dst[n].exited = true;
-		n++;
+		order[nr].seen = READ_ONCE(s->seen);
+		order[nr].idx = i;
+		nr++;
 	}
+	sort(order, nr, sizeof(*order), row_order_cmp, NULL);
+	for (i = 0; i < nr && n < max; i++)
+		if (row_read(&slots[order[i].idx], order[i].seen, &dst[n]))
+			n++;
 	mutex_unlock(&ctl_mutex);
+	kvfree(order);
 	return n;
 }
 
 /*
- * Exit hook: marks the row exited, so that a later task reusing the tid (or
- * the task_struct) gets a row of its own, and keeps the last comm.
- * sched_process_exit is not exported: find it by name.
+ * Exit hook: marks the row exited and keeps the last comm, unlinks it from
+ * its chain (so that a later task reusing the tid or the task_struct gets a
+ * row of its own, and no lookup walks past it again) and queues it for
+ * reuse.  sched_process_exit is not exported: find it by name.  It fires in
+ * do_exit() after exit_mm(); a probe that fires later in the exit path finds
+ * no row and creates none (PF_EXITING).  It always runs in task context,
+ * where table.lock may spin.  The walk is under the lock: a lockless miss
+ * could be a walker led astray, and would leave the row linked for good.
  */
 static struct tracepoint *exit_tp;
 
 static void probe_process_exit(ALLOCSTAT_EXIT_TP_PROTO)
 {
-	struct allocstat_task *s;
+	struct allocstat_task **pp, *s;
 
-	if (p != current)
+	if (p != current || !allocstat_ctx_ok(ALLOCSTAT_CTX_TASK))
 		return;
-	s = allocstat_task_find();
-	if (!s)
+	/* a reset clears the row anyway; see allocstat_table_reset() */
+	if (READ_ONCE(paused))
 		return;
-	/* No task_lock in probe context: a racing rename gives a mixed name. */
-	memcpy(s->row.comm, p->comm, sizeof(s->row.comm));
-	s->row.comm[sizeof(s->row.comm) - 1] = '\0';
-	WRITE_ONCE(s->row.exited, true);
+	raw_spin_lock(&table.lock);
+	for (pp = bucket_of(p); (s = *pp); pp = &s->next)
+		if (slot_is(s, p))
+			break;
+	if (s) {
+		/* a walker on s goes on to s->next, which stays until reuse */
+		WRITE_ONCE(*pp, s->next);
+		/* No task_lock in probe context: a racing rename gives a mixed name. */
+		memcpy(s->row.comm, p->comm, sizeof(s->row.comm));
+		s->row.comm[sizeof(s->row.comm) - 1] = '\0';
+		WRITE_ONCE(s->row.exited, true);
+		list_add_tail(&s->exited, &table.exited);
+	}
+	raw_spin_unlock(&table.lock);
 }
 
 static void find_exit_tp(struct tracepoint *tp, void *priv)

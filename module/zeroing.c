@@ -62,10 +62,16 @@ static bool called_by_allocator(unsigned long ret_addr)
 	return false;
 }
 
+/*
+ * The clear_page_* probes run either as an optimized kprobe (a jump, task
+ * context) or as an int3 (NMI-like context, until the optimizer has replaced
+ * the breakpoint, or forever with debug.kprobes-optimization=0): both are
+ * accepted, see allocstat_ctx_ok().
+ */
 static int zero_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct zero_data *d = (struct zero_data *)ri->data;
-	struct allocstat_task *s = allocstat_task_current();
+	struct allocstat_task *s = allocstat_task_current(ALLOCSTAT_CTX_INT3, &d->epoch);
 
 	if (!s)
 		return 1;
@@ -77,7 +83,6 @@ static int zero_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	d->slot = s;
 	/* At function entry the stack pointer points at the return address. */
 	d->alloc = called_by_allocator(*(unsigned long *)kernel_stack_pointer(regs));
-	d->epoch = allocstat_epoch();
 	d->start_ns = allocstat_now();
 	return 0;
 }
@@ -88,7 +93,7 @@ static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct allocstat_task *s = d->slot;
 	u64 ns = allocstat_since(d->start_ns);
 
-	if (d->epoch != allocstat_epoch())
+	if (!allocstat_task_owns(s, d->epoch))
 		return 0;
 	WRITE_ONCE(s->row.c.zero_pages, s->row.c.zero_pages + 1);
 	WRITE_ONCE(s->row.c.zero_ns, s->row.c.zero_ns + ns);
@@ -99,19 +104,19 @@ static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 /*
  * Only the owner task writes huge_clears (entry and return run in its
- * context), so a plain counter suffices.  After a reset the slot may be
- * another task's: the return handler then leaves it alone, and the task's
- * new slot starts with huge_clears 0, so at worst the rest of that one clear
- * is timed page by page.
+ * context), so a plain counter suffices.  A slot starts with huge_clears 0
+ * (slot_init() clears it), and a return whose slot was reset or given away
+ * meanwhile leaves it alone (allocstat_task_owns()), so the count cannot
+ * wrap; it saturates at 0 all the same, because a count stuck above 0 would
+ * leave every later 4 KiB clear of the task untimed.
  */
 static int huge_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct zero_data *d = (struct zero_data *)ri->data;
 
-	d->slot = allocstat_task_current();
+	d->slot = allocstat_task_current(ALLOCSTAT_CTX_TASK, &d->epoch);
 	if (!d->slot)
 		return 1;
-	d->epoch = allocstat_epoch();
 	d->slot->huge_clears++;
 	d->start_ns = allocstat_now();
 	return 0;
@@ -123,9 +128,10 @@ static int huge_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct allocstat_task *s = d->slot;
 	u64 ns = allocstat_since(d->start_ns);
 
-	if (d->epoch != allocstat_epoch())
+	if (!allocstat_task_owns(s, d->epoch))
 		return 0;
-	s->huge_clears--;
+	if (!WARN_ON_ONCE(!s->huge_clears))
+		s->huge_clears--;
 	WRITE_ONCE(s->row.c.zero_huge, s->row.c.zero_huge + 1);
 	WRITE_ONCE(s->row.c.zero_ns, s->row.c.zero_ns + ns);
 	return 0;
@@ -183,7 +189,7 @@ int allocstat_zeroing_init(void)
 		krp->handler = zero_return;
 		krp->data_size = sizeof(struct zero_data);
 		/* A clear can be preempted; each preempted task holds an instance. */
-		krp->maxactive = ALLOCSTAT_KRETPROBE_MAXACTIVE;
+		krp->maxactive = allocstat_kretprobe_maxactive();
 		ret = register_kretprobe(krp);
 		if (ret) {
 			memset(krp, 0, sizeof(*krp));
@@ -202,7 +208,7 @@ int allocstat_zeroing_init(void)
 		huge_krp.handler = huge_return;
 		huge_krp.data_size = sizeof(struct zero_data);
 		/* a huge clear reschedules between subpages */
-		huge_krp.maxactive = ALLOCSTAT_KRETPROBE_MAXACTIVE;
+		huge_krp.maxactive = allocstat_kretprobe_maxactive();
 		if (!register_kretprobe(&huge_krp)) {
 			huge_krp_on = true;
 			break;

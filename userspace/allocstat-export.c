@@ -364,8 +364,14 @@ static int render(FILE *f, const struct allocstat_table *t)
 		 "Rows in the module's table (tasks seen since load or reset).");
 	fprintf(f, "allocstat_table_tasks %llu\n", (unsigned long long)t->tasks);
 	put_head(f, "allocstat_dropped_tasks_total", "counter",
-		 "Tasks that got no row because the table was full.");
+		 "Tasks that got no row because every row belonged to a live task.");
 	fprintf(f, "allocstat_dropped_tasks_total %llu\n", (unsigned long long)t->dropped);
+	if (t->has_recycled) {
+		put_head(f, "allocstat_recycled_rows_total", "counter",
+			 "Rows of exited tasks reused for new tasks.");
+		fprintf(f, "allocstat_recycled_rows_total %llu\n",
+			(unsigned long long)t->recycled);
+	}
 	put_head(f, "allocstat_missed_events_total", "counter",
 		 "Events the probes could not count (kprobe misses, deep lock nesting).");
 	fprintf(f, "allocstat_missed_events_total %llu\n", (unsigned long long)t->missed);

@@ -8,7 +8,9 @@
  * One read is open, read(2) to EOF, close.  A read that ends at EOF must be
  * complete and well-formed, stricter than the shared parser (which it also
  * runs, and which must agree):
- *   - line 1 is `# allocstat V kernel=R hooks=H tasks=N dropped=N missed=N`;
+ *   - line 1 is
+ *     `# allocstat V kernel=R hooks=H tasks=N dropped=N recycled=N missed=N`,
+ *     the counts u64 decimals;
  *   - line 2 is exactly the documented column header;
  *   - every row has one field per column, separated by single spaces, and
  *     ends with a newline; tid and tgid are positive decimals; comm has only
@@ -142,7 +144,8 @@ static int bad(int lineno, const char *reason, const char *line, size_t len)
 static bool title_ok(const char *line, size_t len, unsigned long *tasks)
 {
 	static const char *const keys[] = { "kernel=", "hooks=", "tasks=", "dropped=",
-					    "missed=" };
+					    "recycled=", "missed=" };
+	const unsigned int nkeys = sizeof(keys) / sizeof(keys[0]);
 	char buf[1024], *f[16], *save = NULL, *tok;
 	unsigned int n = 0, i;
 	uint64_t v;
@@ -153,12 +156,13 @@ static bool title_ok(const char *line, size_t len, unsigned long *tasks)
 	buf[len] = '\0';
 	for (tok = strtok_r(buf, " ", &save); tok && n < 16; tok = strtok_r(NULL, " ", &save))
 		f[n++] = tok;
-	if (n != 8 || strcmp(f[0], "#") || strcmp(f[1], "allocstat") || !*f[2])
+	if (n != 3 + nkeys || strcmp(f[0], "#") || strcmp(f[1], "allocstat") || !*f[2])
 		return false;
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < nkeys; i++)
 		if (strncmp(f[3 + i], keys[i], strlen(keys[i])))
 			return false;
-	for (i = 2; i < 5; i++) {
+	/* tasks, dropped, recycled, missed */
+	for (i = 2; i < nkeys; i++) {
 		const char *val = f[3 + i] + strlen(keys[i]);
 
 		if (!parse_u64(val, strlen(val), &v))

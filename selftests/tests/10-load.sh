@@ -19,8 +19,9 @@ ktap_print_msg "$(head -1 "$AS_TMP/first")"
 
 release=$(uname -r)
 release_re=$(echo "$release" | sed 's/[.+]/\\&/g')
-ktap_test_result "first line is '# allocstat VERSION kernel=$release hooks=... tasks=N dropped=0 missed=N'" \
-	grep -qE "^# allocstat [0-9]+\.[0-9]+\.[0-9]+ kernel=$release_re hooks=[a-z_,]+ tasks=[0-9]+ dropped=0 missed=[0-9]+\$" "$AS_TMP/first"
+# A fresh table: nothing dropped, no row reused yet.
+ktap_test_result "first line is '# allocstat VERSION kernel=$release hooks=... tasks=N dropped=0 recycled=0 missed=N'" \
+	grep -qE "^# allocstat [0-9]+\.[0-9]+\.[0-9]+ kernel=$release_re hooks=[a-z_,]+ tasks=[0-9]+ dropped=0 recycled=0 missed=[0-9]+\$" "$AS_TMP/first"
 
 hooks=$(as_hdr first hooks)
 ok=1

@@ -136,6 +136,10 @@ static int parse_title(char *line, struct allocstat_table *t, char *err,
 			num = &t->tasks;
 		else if (!strcmp(f[i], "dropped"))
 			num = &t->dropped;
+		else if (!strcmp(f[i], "recycled")) {
+			num = &t->recycled;
+			t->has_recycled = true;
+		}
 		else if (!strcmp(f[i], "missed"))
 			num = &t->missed;
 		if (num && parse_u64(eq, num))

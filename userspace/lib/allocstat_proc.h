@@ -4,7 +4,8 @@
  * the selftests' C helpers.
  *
  * Format (see the team contract / README):
- *   # allocstat <version> kernel=<release> hooks=<a,b,c> tasks=<n> dropped=<n> missed=<n>
+ *   # allocstat <version> kernel=<release> hooks=<a,b,c> tasks=<n> dropped=<n> recycled=<n> missed=<n>
+ *   (recycled= since 0.2.0; has_recycled says whether the header had it)
  *   tid tgid comm state faults fault_ns ...          (column header)
  *   <one row per task, fields separated by single spaces>
  *
@@ -68,7 +69,8 @@ struct allocstat_table {
 	char version[32];
 	char kernel[128];
 	char hooks[256];		/* comma-separated, opaque */
-	uint64_t tasks, dropped, missed;
+	uint64_t tasks, dropped, recycled, missed;
+	bool has_recycled;		/* recycled= was in the header (0.2.0+) */
 	/* rows in file order (oldest task first) */
 	struct allocstat_row *rows;
 	size_t nr_rows;

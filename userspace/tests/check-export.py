@@ -129,9 +129,12 @@ def main():
     want("allocstat_up", (), 1)
     want("allocstat_info", (("version", head["version"]), ("kernel", head["kernel"]),
                             ("hooks", head["hooks"])), 1)
-    for name, key in (("allocstat_table_tasks", "tasks"),
-                      ("allocstat_dropped_tasks_total", "dropped"),
-                      ("allocstat_missed_events_total", "missed")):
+    heads = [("allocstat_table_tasks", "tasks"),
+             ("allocstat_dropped_tasks_total", "dropped"),
+             ("allocstat_missed_events_total", "missed")]
+    if "recycled" in head:
+        heads.append(("allocstat_recycled_rows_total", "recycled"))
+    for name, key in heads:
         if not static:
             want(name, (), int(head[key]))
         elif got.pop((name, ()), None) is None:    # read later: any value

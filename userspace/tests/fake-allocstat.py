@@ -52,8 +52,8 @@ def snapshot(seen):
         else:
             done = {c: BASE[c] + DELTA.get(c, 0) for c in COLS}
             rows.append(row(tid, tgid, "allocstat-w", "exited", done))
-    head = (f"# allocstat 0.1.0 kernel=fake hooks=faults,zeroing,mmap_lock "
-            f"tasks={len(rows)} dropped=0 missed=0\n"
+    head = (f"# allocstat 0.2.0 kernel=fake hooks=faults,zeroing,mmap_lock "
+            f"tasks={len(rows)} dropped=0 recycled=0 missed=0\n"
             "tid tgid comm state " + " ".join(COLS) + " future_column\n")
     return head + "".join(r + "\n" for r in rows)
 

@@ -219,6 +219,23 @@ static void test_malformed(void)
 	expect_error("bad title number", "# allocstat 0.1.0 kernel=x hooks=a tasks=z dropped=0 missed=0\n" COLS,
 		     "bad number");
 
+	/* recycled= (0.2.0): parsed when present, known to be absent otherwise */
+	ok = !parse("# allocstat 0.2.0 kernel=x hooks=faults tasks=0 dropped=3 recycled=12345 missed=7\n" COLS,
+		    &t, err, sizeof(err));
+	if (ok) {
+		ok = t.has_recycled && t.recycled == 12345 && t.dropped == 3 && t.missed == 7;
+		allocstat_table_free(&t);
+	}
+	result(ok, "recycled= is parsed (12345), next to dropped= and missed=");
+	ok = !parse(HDR COLS, &t, err, sizeof(err));
+	if (ok) {
+		ok = !t.has_recycled && t.recycled == 0;
+		allocstat_table_free(&t);
+	}
+	result(ok, "a 0.1.0 header without recycled= says so (has_recycled false)");
+	expect_error("bad recycled number", "# allocstat 0.2.0 kernel=x hooks=a tasks=0 dropped=0 recycled=-1 missed=0\n" COLS,
+		     "bad number");
+
 	/* extra unknown columns, known ones in another order */
 	ok = !parse("# allocstat 0.2.0 kernel=7.0 hooks=faults,new_hook tasks=1 dropped=0 missed=0 future=1\n"
 		    "comm new_a tgid tid faults state new_b zero_pages\n"

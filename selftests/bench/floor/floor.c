@@ -16,6 +16,8 @@
 
 #include "compat.h"	/* copied from module/ by the build */
 
+#define NR_CPUS_FLOOR	2	/* the bench guest's vCPUs */
+
 static bool faults = true, zeroing = true, mmap_lock = true;
 module_param(faults, bool, 0444);
 MODULE_PARM_DESC(faults, "kretprobe handle_mm_fault (default 1)");
@@ -39,7 +41,8 @@ static const struct kretprobe empty_krp = {
 	.entry_handler	= empty_entry,
 	.handler	= empty_return,
 	.data_size	= 24,	/* as allocstat's struct fault_data and zero_data */
-	.maxactive	= 1024,	/* as ALLOCSTAT_KRETPROBE_MAXACTIVE */
+	/* as allocstat_kretprobe_maxactive() with the default max_tasks */
+	.maxactive	= 8192 + NR_CPUS_FLOOR,
 };
 static const char *const clear_page_syms[] = ALLOCSTAT_CLEAR_PAGE_SYMS;
 static struct kretprobe fault_krp;
