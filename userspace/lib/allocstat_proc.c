@@ -111,15 +111,45 @@ static int split(char *line, char **f, int max)
 	return n;
 }
 
+/* MAJOR.MINOR.PATCH, each a decimal number; returns 0 and MAJOR, or -1 */
+static int parse_version(const char *s, uint64_t *major)
+{
+	char part[3][24];
+	int n = 0;
+
+	for (const char *p = s; n < 3; n++) {
+		size_t l = strspn(p, "0123456789");
+
+		if (l == 0 || l >= sizeof(part[n]))
+			return -1;
+		memcpy(part[n], p, l);
+		part[n][l] = '\0';
+		p += l;
+		if (n < 2 && *p++ != '.')
+			return -1;
+		if (n == 2 && *p)
+			return -1;
+	}
+	return parse_u64(part[0], major);
+}
+
 static int parse_title(char *line, struct allocstat_table *t, char *err,
 		       size_t errlen)
 {
 	char *f[MAX_COLS];
 	int n = split(line, f, MAX_COLS);
+	uint64_t major;
 
 	if (n < 3 || strcmp(f[0], "#") || strcmp(f[1], "allocstat"))
 		return fail(err, errlen,
 			    "line 1: missing '# allocstat <version> ...' header");
+	if (parse_version(f[2], &major))
+		return fail(err, errlen, "line 1: version '%.40s' is not MAJOR.MINOR.PATCH",
+			    f[2]);
+	if (major != ALLOCSTAT_MAJOR)
+		return fail(err, errlen,
+			    "line 1: allocstat %.40s: this parser reads major version %d only",
+			    f[2], ALLOCSTAT_MAJOR);
 	snprintf(t->version, sizeof(t->version), "%s", f[2]);
 	for (int i = 3; i < n && i < MAX_COLS; i++) {
 		char *eq = strchr(f[i], '=');
@@ -328,7 +358,8 @@ out_bad_nul:
 int allocstat_read(const char *path, struct allocstat_table *t, char *err,
 		   size_t errlen)
 {
-	size_t len = 0, cap = 1 << 16;
+	/* one byte more than the bound: a file that fills it is too large */
+	size_t len = 0, cap = 1 << 16, max = (size_t)ALLOCSTAT_READ_MAX + 1;
 	char *buf = malloc(cap);
 	int fd, ret;
 
@@ -348,8 +379,15 @@ int allocstat_read(const char *path, struct allocstat_table *t, char *err,
 	for (;;) {
 		ssize_t n;
 
+		if (len == max) {
+			ret = -EFBIG;
+			fail(err, errlen, "%s is larger than %d MiB, the parser's bound: refused",
+			     path, ALLOCSTAT_READ_MAX >> 20);
+			goto out_close;
+		}
 		if (len == cap) {
-			char *nb = realloc(buf, cap * 2);
+			size_t ncap = cap * 2 < max ? cap * 2 : max;
+			char *nb = realloc(buf, ncap);
 
 			if (!nb) {
 				ret = -ENOMEM;
@@ -357,7 +395,7 @@ int allocstat_read(const char *path, struct allocstat_table *t, char *err,
 				goto out_close;
 			}
 			buf = nb;
-			cap *= 2;
+			cap = ncap;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
@@ -384,6 +422,18 @@ void allocstat_table_free(struct allocstat_table *t)
 	free(t->rows);
 	t->rows = NULL;
 	t->nr_rows = 0;
+}
+
+const char *allocstat_table_problem(const struct allocstat_table *t, char *buf,
+				    size_t len)
+{
+	if (!t->truncated && t->tasks == t->nr_rows)
+		return NULL;
+	snprintf(buf, len, "%s%stasks=%llu in the header, %zu row%s read",
+		 t->truncated ? "the last line was incomplete and was dropped" : "",
+		 t->truncated ? "; " : "", (unsigned long long)t->tasks, t->nr_rows,
+		 t->nr_rows == 1 ? "" : "s");
+	return buf;
 }
 
 const struct allocstat_row *allocstat_find(const struct allocstat_table *t,

@@ -13,7 +13,10 @@
  * known counter column missing from the header, or a `-` value, is "absent"
  * (bit clear in row->present).  comm is unescaped from \ooo.  An incomplete
  * last line (no trailing newline, or too few fields) is dropped and reported
- * in table->truncated.  A missing header line is an error.
+ * in table->truncated; allocstat_table_problem() says so in words, and also
+ * when tasks= differs from the rows read.  A missing header line, a version
+ * that is not MAJOR.MINOR.PATCH or whose major is not ALLOCSTAT_MAJOR, and a
+ * file larger than ALLOCSTAT_READ_MAX are errors.
  */
 #ifndef ALLOCSTAT_PROC_H
 #define ALLOCSTAT_PROC_H
@@ -24,6 +27,13 @@
 
 #define ALLOCSTAT_PROC_PATH "/proc/allocstat"
 #define ALLOCSTAT_COMM_LEN 64
+/* the major version of the format this parser reads */
+#define ALLOCSTAT_MAJOR 0
+/*
+ * allocstat_read() refuses a larger file (-EFBIG).  The module prints at
+ * most 65536 rows of about 250 bytes: 16 MiB.
+ */
+#define ALLOCSTAT_READ_MAX (64 << 20)
 
 /* Counter columns, in the order of the contract's header. */
 #define ALLOCSTAT_FIELDS(X)			\
@@ -89,7 +99,8 @@ int allocstat_parse(const char *buf, size_t len, struct allocstat_table *t,
 /*
  * Read and parse path (NULL: $ALLOCSTAT_PROC, else /proc/allocstat).
  * Returns 0; -errno if the file cannot be opened or read (err says which);
- * -EINVAL if it does not parse.
+ * -EFBIG if it is larger than ALLOCSTAT_READ_MAX; -EINVAL if it does not
+ * parse.
  */
 int allocstat_read(const char *path, struct allocstat_table *t,
 		   char *err, size_t errlen);
@@ -98,6 +109,14 @@ int allocstat_read(const char *path, struct allocstat_table *t,
 const char *allocstat_path(void);
 
 void allocstat_table_free(struct allocstat_table *t);
+
+/*
+ * What is wrong with a table that parsed: an incomplete last line that was
+ * dropped, tasks= that differs from the rows read.  Returns buf with one
+ * line (no newline), or NULL if nothing is.
+ */
+const char *allocstat_table_problem(const struct allocstat_table *t, char *buf,
+				    size_t len);
 
 /* Newest row (the last one) of task tid in thread group tgid, or NULL. */
 const struct allocstat_row *allocstat_find(const struct allocstat_table *t,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "allocstat_proc.h"
 
@@ -314,12 +315,101 @@ static void test_malformed(void)
 	result(ok, "allocstat_read of a missing file returns -ENOENT");
 }
 
+/* the version line: a major version the parser does not know is refused */
+static void test_version(void)
+{
+	struct allocstat_table t;
+	char err[256];
+	int ok;
+
+	expect_error("major version 1", "# allocstat 1.0.0 kernel=x hooks=a tasks=0 dropped=0 missed=0\n" COLS,
+		     "major version 0");
+	expect_error("version that is not MAJOR.MINOR.PATCH",
+		     "# allocstat v0.2 kernel=x hooks=a tasks=0 dropped=0 missed=0\n" COLS, "not MAJOR.MINOR");
+	expect_error("version with a trailing word",
+		     "# allocstat 0.2.0rc1 kernel=x hooks=a tasks=0 dropped=0 missed=0\n" COLS, "not MAJOR.MINOR");
+	ok = !parse("# allocstat 0.10.3 kernel=x hooks=a tasks=0 dropped=0 missed=0\n" COLS,
+		    &t, err, sizeof(err));
+	if (ok) {
+		ok = !strcmp(t.version, "0.10.3");
+		allocstat_table_free(&t);
+	} else {
+		diag("0.10.3: %s", err);
+	}
+	result(ok, "version 0.10.3 (major 0, two-digit minor) is accepted");
+}
+
+/* tasks= against the rows, and truncation: parsed, but reported */
+static void test_problems(void)
+{
+	struct allocstat_table t;
+	char err[256], msg[256];
+	const char *p;
+	int ok;
+
+	ok = !parse(HDR COLS ROW(5, "a", "alive") ROW(6, "b", "alive"), &t, err, sizeof(err));
+	p = ok ? allocstat_table_problem(&t, msg, sizeof(msg)) : "parse failed";
+	diag("tasks=2, 2 rows: %s", p ? p : "(no problem)");
+	result(ok && !p, "tasks=2 with 2 rows: nothing to report");
+	if (ok)
+		allocstat_table_free(&t);
+
+	ok = !parse(HDR COLS ROW(5, "a", "alive"), &t, err, sizeof(err));
+	p = ok ? allocstat_table_problem(&t, msg, sizeof(msg)) : NULL;
+	diag("tasks=2, 1 row: %s", p ? p : "(no problem)");
+	result(ok && p && strstr(p, "tasks=2") && strstr(p, "1 row") && !t.truncated,
+	       "tasks=2 with 1 complete row: the mismatch is reported");
+	if (ok)
+		allocstat_table_free(&t);
+
+	ok = !parse(HDR COLS ROW(5, "a", "alive") "6 100 b alive 10 11", &t, err, sizeof(err));
+	p = ok ? allocstat_table_problem(&t, msg, sizeof(msg)) : NULL;
+	diag("cut in the second row: %s", p ? p : "(no problem)");
+	result(ok && p && strstr(p, "incomplete") && strstr(p, "tasks=2"),
+	       "a cut last row: truncation and the row count are reported");
+	if (ok)
+		allocstat_table_free(&t);
+}
+
+/* a file larger than ALLOCSTAT_READ_MAX is refused; one of that size is read */
+static void test_size_bound(void)
+{
+	char path[] = "/tmp/test_allocstat_proc.XXXXXX", err[256] = "";
+	struct allocstat_table t;
+	int fd = mkstemp(path), ret;
+
+	if (fd < 0 || ftruncate(fd, (off_t)ALLOCSTAT_READ_MAX + 1)) {
+		result(0, "a file of ALLOCSTAT_READ_MAX + 1 bytes is refused (cannot make it: %s)",
+		       strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	ret = allocstat_read(path, &t, err, sizeof(err));
+	diag("%d MiB + 1 byte: %d, '%s'", ALLOCSTAT_READ_MAX >> 20, ret, err);
+	result(ret == -EFBIG && strstr(err, "64 MiB"),
+	       "a file of 64 MiB + 1 byte is refused (-EFBIG), the message names the bound");
+
+	/* at the bound it is read: the sparse file's NUL bytes do not parse */
+	err[0] = '\0';
+	ret = ftruncate(fd, (off_t)ALLOCSTAT_READ_MAX) ? -errno :
+	      allocstat_read(path, &t, err, sizeof(err));
+	diag("64 MiB: %d, '%s'", ret, err);
+	result(ret == -EINVAL && strstr(err, "NUL"),
+	       "a file of exactly 64 MiB is read (then rejected by the parser: NUL bytes)");
+	close(fd);
+	unlink(path);
+}
+
 int main(int argc, char **argv)
 {
 	samples_dir = argc > 1 ? argv[1] : "samples";
 	test_hand_written();
 	test_captured();
 	test_malformed();
+	test_version();
+	test_problems();
+	test_size_bound();
 
 	printf("TAP version 13\n1..%d\n", nr_results);
 	for (int i = 0; i < nr_lines; i++)
