@@ -7,14 +7,15 @@
  *
  * Documentation (options, output, JSON schema): allocstat-run.md.
  *
- * Files: allocstat-run.c (options, main), workload.c (the methods and the
- * threads), proc.c (/proc/allocstat, /proc/meminfo), report.c (text output
- * and the breakdown), json.c, svg.c; lib/allocstat_proc.c is the parser.
+ * Files: allocstat-run.c (options, main), plan.c (the settings, the
+ * configurations and the order of the runs, the memory check), workload.c
+ * (the methods and the threads), proc.c (/proc/allocstat, /proc/meminfo),
+ * report.c (text output and the breakdown), json.c, svg.c;
+ * lib/allocstat_proc.c is the parser.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,36 +24,8 @@
 
 #define MAX_THREADS 1024
 #define MAX_REPEAT 1000
-#define COMPARE_BLOCK (64 * 1024ULL)
 /* glibc's largest mmap threshold on 64-bit: DEFAULT_MMAP_THRESHOLD_MAX */
 #define MMAP_THRESHOLD_MAX (32 * MIB)
-
-struct env env = {
-	.threads = 8,
-	.size = 600 * MIB,
-	.method = METHOD_MALLOC,
-	.block = 0,
-	.touch = TOUCH_WRITE,
-	.repeat = 1,
-	.arena_max = 0,
-	.mmap_threshold = -1,
-	.mode = MODE_SINGLE,
-};
-
-const char *const method_names[NR_METHODS] = {
-	[METHOD_MALLOC] = "malloc",
-	[METHOD_MMAP] = "mmap",
-	[METHOD_POPULATE] = "populate",
-	[METHOD_THP] = "thp",
-	[METHOD_NOTHP] = "nothp",
-	[METHOD_FILE] = "file",
-};
-
-const char *const touch_names[] = {
-	[TOUCH_WRITE] = "write",
-	[TOUCH_READ] = "read",
-	[TOUCH_MEMSET] = "memset",
-};
 
 static const char usage[] =
 "Usage: allocstat-run [OPTION]...\n"
@@ -70,11 +43,13 @@ static const char usage[] =
 "                           written before the timing and removed afterwards)\n"
 "  -b, --block SIZE         allocate SIZE as blocks of this size (default: one)\n"
 "      --touch HOW          write (default: one byte per page), read, memset\n"
-"  -r, --repeat R           repeat each run R times (default 1)\n"
+"  -r, --repeat R           run each configuration R times, interleaved\n"
+"                           (default 1; 3 with --compare)\n"
 "      --arena-max N        mallopt(M_ARENA_MAX, N)\n"
 "      --mmap-threshold B   mallopt(M_MMAP_THRESHOLD, B), at most 32M\n"
 "      --sweep              run 1, 2, 4, ... THREADS threads; show the slowdown\n"
 "      --compare            run every method, and malloc with 64K blocks; rank\n"
+"                           them by the median wall time, with min-max\n"
 "      --svg FILE           write a self-contained SVG chart of the results\n"
 "  -j, --json               print the results as JSON (see allocstat-run.md)\n"
 "  -q, --quiet              no progress line (it is off when stderr is no TTY)\n"
@@ -266,117 +241,14 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "allocstat-run: --file needs --method file or --compare\n");
 		return -1;
 	}
+	if (!env.repeat)
+		env.repeat = env.mode == MODE_COMPARE ? 3 : 1;
 	return 0;
-}
-
-/* the configurations to run, in order */
-static int build_configs(struct config *cfgs)
-{
-	int n = 0;
-
-	switch (env.mode) {
-	case MODE_SINGLE:
-		cfgs[n++] = (struct config){ env.method, env.block, env.threads };
-		break;
-	case MODE_SWEEP:
-		for (int t = 1; ; t *= 2) {
-			if (t > env.threads)
-				t = env.threads;
-			cfgs[n++] = (struct config){ env.method, env.block, t };
-			if (t == env.threads)
-				break;
-		}
-		break;
-	case MODE_COMPARE:
-		for (int m = 0; m < NR_METHODS; m++)
-			cfgs[n++] = (struct config){ m, env.block, env.threads };
-		cfgs[n++] = (struct config){ METHOD_MALLOC, COMPARE_BLOCK, env.threads };
-		break;
-	}
-	return n;
-}
-
-static bool uses_file(const struct config *cfgs, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (cfgs[i].method == METHOD_FILE)
-			return true;
-	return false;
-}
-
-/* refuse before allocating anything if the largest run cannot fit */
-static int check_memory(const struct config *cfgs, int n)
-{
-	uint64_t avail, need = 0, tables, file = 0;
-	int threads = 0;
-	char a[32], b[32], c[32];
-
-	for (int i = 0; i < n; i++)
-		if (cfgs[i].threads > threads)
-			threads = cfgs[i].threads;
-	if (threads > 0 && env.size > UINT64_MAX / 2 / (uint64_t)threads)
-		need = UINT64_MAX / 2;
-	else
-		need = env.size * (uint64_t)threads;
-	/* a temporary file lives in memory when TMPDIR is a tmpfs */
-	if (uses_file(cfgs, n) && !env.file)
-		file = env.size;
-	/* page tables: 8 bytes per 4 KiB page */
-	tables = need / 512;
-	if (mem_available(&avail)) {
-		fprintf(stderr, "allocstat-run: cannot read MemAvailable from /proc/meminfo\n");
-		return -1;
-	}
-	if (need + tables + file <= avail)
-		return 0;
-	format_size(env.size, a, sizeof(a));
-	format_size(need + tables + file, b, sizeof(b));
-	format_size(avail, c, sizeof(c));
-	fprintf(stderr,
-		"allocstat-run: refusing to allocate: %d threads x %s = %s needed "
-		"(%llu bytes, with page tables%s), but MemAvailable is %s (%llu bytes)\n",
-		threads, a, b, (unsigned long long)(need + tables + file),
-		file ? " and the temporary file" : "", c,
-		(unsigned long long)avail);
-	return -1;
-}
-
-static int set_malloc_knobs(void)
-{
-	if (env.arena_max && !mallopt(M_ARENA_MAX, env.arena_max)) {
-		fprintf(stderr, "allocstat-run: mallopt(M_ARENA_MAX, %d) failed\n",
-			env.arena_max);
-		return -1;
-	}
-	if (env.mmap_threshold >= 0 &&
-	    !mallopt(M_MMAP_THRESHOLD, (int)env.mmap_threshold)) {
-		fprintf(stderr, "allocstat-run: mallopt(M_MMAP_THRESHOLD, %ld) failed\n",
-			env.mmap_threshold);
-		return -1;
-	}
-	return 0;
-}
-
-/* the repetition with the median wall time of each configuration */
-static struct run *median_run(struct run *runs, int repeat)
-{
-	int best = 0;
-
-	for (int i = 0; i < repeat; i++) {
-		int below = 0;
-
-		for (int j = 0; j < repeat; j++)
-			below += runs[j].wall_ns < runs[i].wall_ns ||
-				 (j < i && runs[j].wall_ns == runs[i].wall_ns);
-		if (below == (repeat - 1) / 2)
-			best = i;
-	}
-	return &runs[best];
 }
 
 int main(int argc, char **argv)
 {
-	struct config cfgs[NR_METHODS + 32];
+	struct config cfgs[MAX_CONFIGS];
 	struct module_info mi = { 0 };
 	struct run *runs = NULL, **best = NULL;
 	int ncfg, nruns = 0, err = 0;
@@ -385,7 +257,7 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	ncfg = build_configs(cfgs);
+	ncfg = plan_configs(cfgs);
 
 	module_probe(&mi);
 	if (!mi.loaded && env.require_module) {
@@ -393,7 +265,7 @@ int main(int argc, char **argv)
 		err = 1;
 		goto cleanup;
 	}
-	err = check_memory(cfgs, ncfg) || set_malloc_knobs();
+	err = plan_check_memory(cfgs, ncfg) || set_malloc_knobs();
 	if (err)
 		goto cleanup;
 
@@ -404,24 +276,20 @@ int main(int argc, char **argv)
 		err = 1;
 		goto cleanup;
 	}
-	err = workload_prepare(uses_file(cfgs, ncfg));
+	err = workload_prepare(plan_uses_file(cfgs, ncfg));
 	if (err)
 		goto cleanup;
 
-	for (int c = 0; c < ncfg; c++) {
-		for (int rep = 0; rep < env.repeat; rep++) {
-			struct run *r = &runs[nruns];
-
-			r->cfg = cfgs[c];
-			r->rep = rep;
-			err = run_workload(r, &mi, nruns, ncfg * env.repeat);
-			nruns++;
-			if (err)
-				goto cleanup;
-			compute_breakdown(r);
+	plan_runs(cfgs, ncfg, env.repeat, runs);
+	for (; nruns < ncfg * env.repeat; nruns++) {
+		err = run_workload(&runs[nruns], &mi, nruns, ncfg * env.repeat);
+		if (err) {
+			nruns++;	/* its shared mapping is freed below */
+			goto cleanup;
 		}
-		best[c] = median_run(&runs[c * env.repeat], env.repeat);
+		compute_breakdown(&runs[nruns]);
 	}
+	plan_summarize(runs, nruns, ncfg, best);
 
 	if (env.json) {
 		if (!mi.loaded)

@@ -43,7 +43,7 @@ struct env {
 	const char *file;		/* -f: file for --method file */
 	uint64_t block;			/* 0: one block of size */
 	enum touch touch;
-	int repeat;
+	int repeat;			/* 0 until parsed: 3 for --compare, else 1 */
 	int arena_max;			/* 0: glibc default */
 	long mmap_threshold;		/* -1: glibc default */
 	enum mode mode;
@@ -59,6 +59,8 @@ struct config {
 	uint64_t block;			/* 0: one block */
 	int threads;
 };
+
+#define MAX_CONFIGS 64
 
 /* per-thread counters, one cache line apart (will-it-scale style) */
 struct thread_result {
@@ -109,8 +111,11 @@ struct breakdown {
 
 struct run {
 	struct config cfg;
+	int config_index;		/* which configuration, in the order given */
 	int rep;			/* 0 .. repeat-1 */
 	uint64_t wall_ns;
+	/* of all repetitions of this configuration (plan_summarize) */
+	uint64_t wall_min_ns, wall_max_ns;
 	struct thread_result *thr;	/* cfg.threads entries */
 	void *thr_map;			/* shared mapping holding thr */
 	size_t thr_map_len;
@@ -129,6 +134,14 @@ struct module_info {
 extern struct env env;
 extern const char *const method_names[NR_METHODS];
 extern const char *const touch_names[];
+
+/* plan.c: the configurations, the order of the runs, the memory check */
+int plan_configs(struct config *cfgs);
+void plan_runs(const struct config *cfgs, int ncfg, int repeat, struct run *runs);
+void plan_summarize(struct run *runs, int nruns, int ncfg, struct run **best);
+bool plan_uses_file(const struct config *cfgs, int n);
+int plan_check_memory(const struct config *cfgs, int n);
+int set_malloc_knobs(void);
 
 /* proc.c: /proc/allocstat, /proc/meminfo, THP */
 int module_probe(struct module_info *mi);
@@ -157,7 +170,7 @@ int online_cpus(void);
 double ideal_wall_ns(const struct run *one, int threads);
 double sweep_wall_slowdown(struct run *const *best, int i);
 double sweep_thread_slowdown(struct run *const *best, int i);
-void compare_order(struct run **best, int n, int *order);
+void compare_order(struct run **best, int n, int *order, bool *within_spread);
 void format_size(uint64_t bytes, char *buf, size_t len);
 
 /* json.c */

@@ -22,7 +22,8 @@
  *                                  the thread's delta, null if absent> } ] } ],
  *   "sweep":   [ { "threads", "run", "ideal_wall_ns", "wall_slowdown",
  *                  "thread_slowdown" } ] or null,
- *   "compare": [ { "rank", "run", "label" } ] or null
+ *   "compare": [ { "rank", "run", "label", "wall_ns", "wall_min_ns",
+ *                  "wall_max_ns", "within_spread" } ] or null
  * }
  */
 #include <string.h>
@@ -166,7 +167,8 @@ static void run_json(FILE *out, const struct run *r, bool median)
 void json_write(FILE *out, const struct module_info *mi, struct run *runs,
 		int nruns, struct run **best, int nbest)
 {
-	int order[64];
+	bool within[MAX_CONFIGS];
+	int order[MAX_CONFIGS];
 
 	fputs("{\n  \"schema\": \"allocstat-run/1\",\n", out);
 	config_json(out, mi);
@@ -197,12 +199,20 @@ void json_write(FILE *out, const struct module_info *mi, struct run *runs,
 	if (env.mode == MODE_COMPARE) {
 		char label[48];
 
-		compare_order(best, nbest, order);
+		compare_order(best, nbest, order, within);
 		fputs("[\n", out);
 		for (int k = 0; k < nbest; k++) {
+			const struct run *r = best[order[k]];
+
 			fprintf(out, "    {\"rank\": %d, \"run\": %d, \"label\": ", k + 1,
-				(int)(best[order[k]] - runs));
-			jstr(out, config_label(&best[order[k]]->cfg, label, sizeof(label)));
+				(int)(r - runs));
+			jstr(out, config_label(&r->cfg, label, sizeof(label)));
+			fprintf(out, ", \"wall_ns\": %llu, \"wall_min_ns\": %llu, "
+				"\"wall_max_ns\": %llu, \"within_spread\": %s",
+				(unsigned long long)r->wall_ns,
+				(unsigned long long)r->wall_min_ns,
+				(unsigned long long)r->wall_max_ns,
+				within[k] ? "true" : "false");
 			fputs(k + 1 < nbest ? "},\n" : "}\n", out);
 		}
 		fputs("  ]", out);

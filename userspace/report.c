@@ -267,8 +267,13 @@ void report_sweep(FILE *out, struct run **best, int n)
 		"thread_x: per-thread time / 1-thread time\n");
 }
 
-/* indexes of best[] sorted by wall time */
-void compare_order(struct run **best, int n, int *order)
+/*
+ * Indexes of best[] sorted by (median) wall time.  within_spread[k]: the
+ * wall times of rank k and of rank k - 1 overlap (the fastest repetition
+ * of k is not slower than the slowest of k - 1), so the repetitions do not
+ * tell which of the two is faster.
+ */
+void compare_order(struct run **best, int n, int *order, bool *within_spread)
 {
 	for (int i = 0; i < n; i++)
 		order[i] = i;
@@ -279,19 +284,23 @@ void compare_order(struct run **best, int n, int *order)
 			order[j] = order[j - 1];
 			order[j - 1] = tmp;
 		}
+	for (int k = 0; k < n; k++)
+		within_spread[k] = k > 0 &&
+			best[order[k]]->wall_min_ns <= best[order[k - 1]]->wall_max_ns;
 }
 
 void report_compare(FILE *out, struct run **best, int n)
 {
-	char size[32], label[48];
-	int order[64];
+	char size[32], label[48], range[48], rank[16];
+	bool within[MAX_CONFIGS], any = false;
+	int order[MAX_CONFIGS];
 
 	format_size(env.size, size, sizeof(size));
-	compare_order(best, n, order);
+	compare_order(best, n, order, within);
 	fprintf(out, "allocstat-run --compare: %d threads x %s, touch %s, median of %d, fastest first\n",
 		best[0]->cfg.threads, size, touch_names[env.touch], env.repeat);
-	fprintf(out, "%4s %-14s %9s %13s %10s", "rank", "method", "wall_s",
-		"per_thread_ms", "faults/thr");
+	fprintf(out, "%5s %-14s %9s %17s %13s %10s", "rank", "method", "wall_s",
+		"wall_min-max_s", "per_thread_ms", "faults/thr");
 	breakdown_header(out);
 	fputc('\n', out);
 	for (int k = 0; k < n; k++) {
@@ -300,12 +309,22 @@ void report_compare(FILE *out, struct run **best, int n)
 
 		for (int i = 0; i < r->cfg.threads; i++)
 			faults += r->counters ? V(&r->thr[i], FAULTS) : (uint64_t)r->thr[i].minflt;
-		fprintf(out, "%4d %-14s %9.3f %13.1f %10llu", k + 1,
-			config_label(&r->cfg, label, sizeof(label)), (double)r->wall_ns / 1e9,
-			per_thread_ms(r), (unsigned long long)(faults / (uint64_t)r->cfg.threads));
+		snprintf(range, sizeof(range), "%.3f-%.3f", (double)r->wall_min_ns / 1e9,
+			 (double)r->wall_max_ns / 1e9);
+		snprintf(rank, sizeof(rank), "%s%d", within[k] ? "~" : "", k + 1);
+		fprintf(out, "%5s %-14s %9.3f %17s %13.1f %10llu", rank,
+			config_label(&r->cfg, label, sizeof(label)),
+			(double)r->wall_ns / 1e9, range, per_thread_ms(r),
+			(unsigned long long)(faults / (uint64_t)r->cfg.threads));
 		breakdown_cols(out, r);
 		fputc('\n', out);
+		any |= within[k];
 	}
+	if (env.repeat < 2)
+		fprintf(out, "note: one run per configuration: no spread to judge the ranks by (use -r 3 or more)\n");
+	else if (any)
+		fprintf(out, "~: within the spread of the rank above (their min-max wall times overlap): "
+			"the order of the two is not known\n");
 	if (!thp_available())
 		fprintf(out, "note: transparent huge pages are off here: thp behaves like mmap\n");
 }

@@ -35,17 +35,24 @@ run() {
 	rc=$?
 }
 
-# ---- the parser unit tests, renumbered into this stream ----
-"$B/test_allocstat_proc" samples > "$TMP/unit" 2>&1
-while IFS= read -r l; do
-	case $l in
-	"TAP version"*|1..*|"# Totals"*) ;;
-	"ok "*"# SKIP "*) l=${l#ok [0-9]* }; skip "parser: ${l%% # SKIP *}" "${l#* # SKIP }" ;;
-	"ok "*) pass "parser: ${l#ok [0-9]* }" ;;
-	"not ok "*) fail "parser: ${l#not ok [0-9]* }" ;;
-	*) out+=("$l") ;;
-	esac
-done < "$TMP/unit"
+# ---- the unit tests (parser, allocstat-run's logic), renumbered into this stream ----
+# unit PREFIX BINARY [ARG...]
+unit() {
+	local prefix=$1 l
+	shift
+	"$@" > "$TMP/unit" 2>&1
+	while IFS= read -r l; do
+		case $l in
+		"TAP version"*|1..*|"# Totals"*) ;;
+		"ok "*"# SKIP "*) l=${l#ok [0-9]* }; skip "$prefix: ${l%% # SKIP *}" "${l#* # SKIP }" ;;
+		"ok "*) pass "$prefix: ${l#ok [0-9]* }" ;;
+		"not ok "*) fail "$prefix: ${l#not ok [0-9]* }" ;;
+		*) out+=("$l") ;;
+		esac
+	done < "$TMP/unit"
+}
+unit parser "$B/test_allocstat_proc" samples
+unit allocstat-run "$B/test_allocstat_run"
 
 # ---- usage ----
 run --help
@@ -199,8 +206,36 @@ check "--sweep -t 3: 1, 2, 3 threads in JSON, SVG written" test $rc -eq 0 -a $py
 run -t 2 -s 4M --compare --svg "$TMP/compare.svg"
 diag "$(cat "$TMP/out")"
 check "--compare: 7 ranked configurations, SVG with 7 bars" \
-	test $rc -eq 0 -a "$(grep -cE '^ +[1-7] ' "$TMP/out")" -eq 7 \
+	test $rc -eq 0 -a "$(grep -cE '^ +~?[1-7] ' "$TMP/out")" -eq 7 \
 	-a "$(grep -cE '>[0-9.]+ s</text>' "$TMP/compare.svg")" -eq 7
+
+# the order of the runs, from the JSON (runs[] in the order they ran)
+run -t 1 -s 2M --compare --json -q
+python3 - "$TMP/out" > "$TMP/py" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+runs, cmp = d["runs"], d["compare"]
+labels = [r["label"] for r in runs]
+n = len(cmp)
+print("repeat %s, %d runs: %s" % (d["config"]["repeat"], len(runs), " ".join(labels)))
+assert d["config"]["repeat"] == 3, "default repeat of --compare is not 3"
+assert len(runs) == 3 * n, len(runs)
+assert labels == labels[:n] * 3, "not interleaved"
+assert [r["rep"] for r in runs] == [i // n for i in range(3 * n)], "reps"
+prev = None
+for c in cmp:
+    reps = [r["wall_ns"] for r in runs if r["label"] == c["label"]]
+    assert (c["wall_min_ns"], c["wall_max_ns"]) == (min(reps), max(reps)), (c, reps)
+    assert c["wall_ns"] == sorted(reps)[1], (c, reps)
+    want = prev is not None and min(reps) <= prev
+    assert c["within_spread"] == want, (c, prev)
+    prev = max(reps)
+    print("%d %s %d-%d within %s" % (c["rank"], c["label"], c["wall_min_ns"], c["wall_max_ns"], c["within_spread"]))
+PY
+pyrc=$?
+diag "$(cat "$TMP/py")"
+check "--compare: 3 repetitions by default, interleaved (A B C A B C), min-max and spread marks in JSON" \
+	test $rc -eq 0 -a $pyrc -eq 0
 
 # ---- allocstat-export ----
 EXP=$B/allocstat-export

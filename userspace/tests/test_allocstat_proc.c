@@ -17,45 +17,9 @@
 #include <unistd.h>
 
 #include "allocstat_proc.h"
+#include "ktap.h"
 
-#define MAX_RESULTS 256
-
-static char *lines[MAX_RESULTS];	/* results and diagnostics, in order */
-static int nr_lines, nr_results, nr_failed, nr_skipped;
 static const char *samples_dir;
-
-static void add_line(const char *prefix, const char *fmt, va_list ap)
-{
-	char line[512];
-	int n = snprintf(line, sizeof(line), "%s", prefix);
-
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	if (nr_lines < MAX_RESULTS)
-		lines[nr_lines++] = strdup(line);
-}
-
-/* results are kept until the end so that the plan comes first */
-static void result(int ok, const char *fmt, ...)
-{
-	char prefix[32];
-	va_list ap;
-
-	snprintf(prefix, sizeof(prefix), "%s %d ", ok ? "ok" : "not ok", ++nr_results);
-	va_start(ap, fmt);
-	add_line(prefix, fmt, ap);
-	va_end(ap);
-	nr_failed += !ok;
-	nr_skipped += ok && strstr(fmt, "# SKIP") != NULL;
-}
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	add_line("# ", fmt, ap);
-	va_end(ap);
-}
 
 #define HDR "# allocstat 0.1.0 kernel=6.1.0-56-amd64 hooks=faults,zeroing,mmap_lock tasks=2 dropped=0 missed=0\n"
 #define COLS "tid tgid comm state faults fault_ns fault_max_ns vma_faults vma_retry " \
@@ -411,10 +375,5 @@ int main(int argc, char **argv)
 	test_problems();
 	test_size_bound();
 
-	printf("TAP version 13\n1..%d\n", nr_results);
-	for (int i = 0; i < nr_lines; i++)
-		printf("%s\n", lines[i]);
-	printf("# Totals: pass:%d fail:%d skip:%d\n", nr_results - nr_failed - nr_skipped,
-	       nr_failed, nr_skipped);
-	return nr_failed ? 1 : 0;
+	return ktap_finish();
 }

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * allocstat-run: what runs.  The settings (struct env, filled in by
+ * allocstat-run.c from the command line), the configurations of a mode,
+ * the order of the runs, the summary of each configuration's repetitions,
+ * and the memory check made before anything is allocated.
+ */
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allocstat-run.h"
+
+#define COMPARE_BLOCK (64 * 1024ULL)
+
+struct env env = {
+	.threads = 8,
+	.size = 600 * MIB,
+	.method = METHOD_MALLOC,
+	.block = 0,
+	.touch = TOUCH_WRITE,
+	.repeat = 0,
+	.arena_max = 0,
+	.mmap_threshold = -1,
+	.mode = MODE_SINGLE,
+};
+
+const char *const method_names[NR_METHODS] = {
+	[METHOD_MALLOC] = "malloc",
+	[METHOD_MMAP] = "mmap",
+	[METHOD_POPULATE] = "populate",
+	[METHOD_THP] = "thp",
+	[METHOD_NOTHP] = "nothp",
+	[METHOD_FILE] = "file",
+};
+
+const char *const touch_names[] = {
+	[TOUCH_WRITE] = "write",
+	[TOUCH_READ] = "read",
+	[TOUCH_MEMSET] = "memset",
+};
+
+/* the configurations of the mode, in the order given; returns how many */
+int plan_configs(struct config *cfgs)
+{
+	int n = 0;
+
+	switch (env.mode) {
+	case MODE_SINGLE:
+		cfgs[n++] = (struct config){ env.method, env.block, env.threads };
+		break;
+	case MODE_SWEEP:
+		for (int t = 1; ; t *= 2) {
+			if (t > env.threads)
+				t = env.threads;
+			cfgs[n++] = (struct config){ env.method, env.block, t };
+			if (t == env.threads)
+				break;
+		}
+		break;
+	case MODE_COMPARE:
+		for (int m = 0; m < NR_METHODS; m++)
+			cfgs[n++] = (struct config){ m, env.block, env.threads };
+		cfgs[n++] = (struct config){ METHOD_MALLOC, COMPARE_BLOCK, env.threads };
+		break;
+	}
+	return n;
+}
+
+/*
+ * The runs, repetitions interleaved (A B C A B C, not A A B B C C), so
+ * that a drift of the machine (another load, the page cache, the CPU
+ * clock) spreads over every configuration instead of favouring some.
+ */
+void plan_runs(const struct config *cfgs, int ncfg, int repeat, struct run *runs)
+{
+	for (int rep = 0; rep < repeat; rep++)
+		for (int c = 0; c < ncfg; c++) {
+			struct run *r = &runs[rep * ncfg + c];
+
+			memset(r, 0, sizeof(*r));
+			r->cfg = cfgs[c];
+			r->config_index = c;
+			r->rep = rep;
+		}
+}
+
+/*
+ * For each configuration: best[c] is the repetition with the median wall
+ * time (the lower median for an even count), and every repetition gets the
+ * configuration's smallest and largest wall time.
+ */
+void plan_summarize(struct run *runs, int nruns, int ncfg, struct run **best)
+{
+	for (int c = 0; c < ncfg; c++) {
+		uint64_t lo = UINT64_MAX, hi = 0;
+		int reps = 0;
+
+		best[c] = NULL;
+		for (int i = 0; i < nruns; i++) {
+			if (runs[i].config_index != c)
+				continue;
+			reps++;
+			if (runs[i].wall_ns < lo)
+				lo = runs[i].wall_ns;
+			if (runs[i].wall_ns > hi)
+				hi = runs[i].wall_ns;
+		}
+		for (int i = 0; i < nruns; i++) {
+			int below = 0;
+
+			if (runs[i].config_index != c)
+				continue;
+			runs[i].wall_min_ns = lo;
+			runs[i].wall_max_ns = hi;
+			/* rank among the repetitions; ties broken by run order */
+			for (int j = 0; j < nruns; j++)
+				below += runs[j].config_index == c &&
+					 (runs[j].wall_ns < runs[i].wall_ns ||
+					  (j < i && runs[j].wall_ns == runs[i].wall_ns));
+			if (below == (reps - 1) / 2)
+				best[c] = &runs[i];
+		}
+	}
+}
+
+bool plan_uses_file(const struct config *cfgs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (cfgs[i].method == METHOD_FILE)
+			return true;
+	return false;
+}
+
+/* refuse before allocating anything if the largest run cannot fit */
+int plan_check_memory(const struct config *cfgs, int n)
+{
+	uint64_t avail, need = 0, tables, file = 0;
+	int threads = 0;
+	char a[32], b[32], c[32];
+
+	for (int i = 0; i < n; i++)
+		if (cfgs[i].threads > threads)
+			threads = cfgs[i].threads;
+	if (threads > 0 && env.size > UINT64_MAX / 2 / (uint64_t)threads)
+		need = UINT64_MAX / 2;
+	else
+		need = env.size * (uint64_t)threads;
+	/* a temporary file lives in memory when TMPDIR is a tmpfs */
+	if (plan_uses_file(cfgs, n) && !env.file)
+		file = env.size;
+	/* page tables: 8 bytes per 4 KiB page */
+	tables = need / 512;
+	if (mem_available(&avail)) {
+		fprintf(stderr, "allocstat-run: cannot read MemAvailable from /proc/meminfo\n");
+		return -1;
+	}
+	if (need + tables + file <= avail)
+		return 0;
+	format_size(env.size, a, sizeof(a));
+	format_size(need + tables + file, b, sizeof(b));
+	format_size(avail, c, sizeof(c));
+	fprintf(stderr,
+		"allocstat-run: refusing to allocate: %d threads x %s = %s needed "
+		"(%llu bytes, with page tables%s), but MemAvailable is %s (%llu bytes)\n",
+		threads, a, b, (unsigned long long)(need + tables + file),
+		file ? " and the temporary file" : "", c,
+		(unsigned long long)avail);
+	return -1;
+}
+
+int set_malloc_knobs(void)
+{
+	if (env.arena_max && !mallopt(M_ARENA_MAX, env.arena_max)) {
+		fprintf(stderr, "allocstat-run: mallopt(M_ARENA_MAX, %d) failed\n",
+			env.arena_max);
+		return -1;
+	}
+	if (env.mmap_threshold >= 0 &&
+	    !mallopt(M_MMAP_THRESHOLD, (int)env.mmap_threshold)) {
+		fprintf(stderr, "allocstat-run: mallopt(M_MMAP_THRESHOLD, %ld) failed\n",
+			env.mmap_threshold);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host unit tests of allocstat-run's logic, with fixture data: the order of
+ * the runs, the summary of repetitions, the --compare ranking and its
+ * "within the spread" marks.
+ *
+ * Usage: test_allocstat_run
+ *
+ * Prints KTAP.  Exit 0 if every test passed, 1 otherwise.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allocstat-run.h"
+#include "ktap.h"
+
+#define MS 1000000ULL
+
+/* three configurations, three repetitions, wall times in ms by run */
+static void fixture(struct run *runs, const uint64_t (*walls)[3], int ncfg,
+		    struct thread_result *thr)
+{
+	struct config cfgs[3] = {
+		{ METHOD_MALLOC, 0, 1 }, { METHOD_MMAP, 0, 1 }, { METHOD_NOTHP, 0, 1 },
+	};
+
+	plan_runs(cfgs, ncfg, 3, runs);
+	for (int i = 0; i < 3 * ncfg; i++) {
+		runs[i].wall_ns = walls[runs[i].config_index][runs[i].rep] * MS;
+		runs[i].thr = thr;
+		runs[i].bd.thread_ns = runs[i].wall_ns;
+	}
+}
+
+static void test_order(void)
+{
+	struct config cfgs[3] = {
+		{ METHOD_MALLOC, 0, 2 }, { METHOD_MMAP, 0, 2 }, { METHOD_THP, 0, 2 },
+	};
+	struct run runs[6];
+	char got[64] = "";
+	int ok = 1;
+
+	plan_runs(cfgs, 3, 2, runs);
+	for (int i = 0; i < 6; i++) {
+		char one[16];
+
+		snprintf(one, sizeof(one), "%s%s/%d", i ? " " : "",
+			 method_names[runs[i].cfg.method], runs[i].rep);
+		strncat(got, one, sizeof(got) - strlen(got) - 1);
+		ok &= runs[i].config_index == i % 3 && runs[i].rep == i / 3 &&
+		      runs[i].cfg.method == cfgs[i % 3].method;
+	}
+	diag("run order: %s", got);
+	result(ok && !strcmp(got, "malloc/0 mmap/0 thp/0 malloc/1 mmap/1 thp/1"),
+	       "3 configurations x 2 repetitions run interleaved: A B C A B C");
+}
+
+static void test_summary(void)
+{
+	static const uint64_t walls[3][3] = {
+		{ 100, 120, 110 },	/* median 110, 100-120 */
+		{ 125, 118, 130 },	/* median 125, 118-130 */
+		{ 200, 210, 190 },	/* median 200, 190-210 */
+	};
+	struct thread_result thr = { 0 };
+	struct run runs[9], *best[3];
+	int ok = 1;
+
+	fixture(runs, walls, 3, &thr);
+	plan_summarize(runs, 9, 3, best);
+	for (int c = 0; c < 3; c++) {
+		diag("configuration %d: median %llu ms, %llu-%llu ms", c,
+		     (unsigned long long)(best[c]->wall_ns / MS),
+		     (unsigned long long)(best[c]->wall_min_ns / MS),
+		     (unsigned long long)(best[c]->wall_max_ns / MS));
+		ok &= best[c]->config_index == c;
+	}
+	ok &= best[0]->wall_ns == 110 * MS && best[0]->wall_min_ns == 100 * MS &&
+	      best[0]->wall_max_ns == 120 * MS;
+	ok &= best[1]->wall_ns == 125 * MS && best[1]->wall_min_ns == 118 * MS &&
+	      best[1]->wall_max_ns == 130 * MS;
+	ok &= best[2]->wall_ns == 200 * MS && best[2]->wall_min_ns == 190 * MS &&
+	      best[2]->wall_max_ns == 210 * MS;
+	/* every repetition carries its configuration's range */
+	ok &= runs[3].wall_min_ns == 100 * MS && runs[8].wall_max_ns == 210 * MS;
+	result(ok, "each configuration: the median repetition, min and max wall time");
+}
+
+static void test_spread(void)
+{
+	static const uint64_t walls[3][3] = {
+		{ 125, 118, 130 },	/* B: median 125, 118-130 */
+		{ 200, 210, 131 },	/* C: median 200, 131-210: apart from B */
+		{ 100, 120, 110 },	/* A: median 110, 100-120: overlaps B */
+	};
+	static const uint64_t touch[3][3] = {
+		{ 10, 12, 11 },		/* median 11, 10-12 */
+		{ 12, 13, 14 },		/* median 13, 12-14: min = max above */
+		{ 20, 30, 25 },		/* median 25, 20-30 */
+	};
+	struct thread_result thr = { 0 };
+	struct run runs[9], *best[3];
+	bool within[3];
+	int order[3];
+
+	fixture(runs, walls, 3, &thr);
+	plan_summarize(runs, 9, 3, best);
+	compare_order(best, 3, order, within);
+	diag("order %d %d %d, within the spread %d %d %d", order[0], order[1], order[2],
+	     within[0], within[1], within[2]);
+	result(order[0] == 2 && order[1] == 0 && order[2] == 1,
+	       "--compare ranks by the median wall time (110, 125, 200 ms)");
+	result(!within[0] && within[1] && !within[2],
+	       "rank 2 (118-130 ms) is within the spread of rank 1 (100-120), rank 3 (131-210) is not");
+
+	/* ranges that only touch count as overlapping */
+	fixture(runs, touch, 3, &thr);
+	plan_summarize(runs, 9, 3, best);
+	compare_order(best, 3, order, within);
+	diag("touching ranges: order %d %d %d, within %d %d %d", order[0], order[1], order[2],
+	     within[0], within[1], within[2]);
+	result(order[1] == 1 && within[1] && !within[2],
+	       "a range whose min equals the max of the rank above is within its spread");
+}
+
+/* the text table marks the rank and explains the mark */
+static void test_report_marks(void)
+{
+	static const uint64_t walls[3][3] = {
+		{ 100, 120, 110 }, { 125, 118, 130 }, { 200, 210, 190 },
+	};
+	struct thread_result thr = { 0 };
+	struct run runs[9], *best[3];
+	char *buf = NULL, *l2, *l3;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	env.size = 8 * MIB;
+	env.repeat = 3;
+	fixture(runs, walls, 3, &thr);
+	plan_summarize(runs, 9, 3, best);
+	report_compare(f, best, 3);
+	fclose(f);
+	for (char *p = strtok(strdup(buf), "\n"); p; p = strtok(NULL, "\n"))
+		diag("%s", p);
+	l2 = strstr(buf, "\n   ~2 mmap ");
+	l3 = strstr(buf, "\n    3 nothp ");
+	result(l2 && l3 && strstr(buf, "0.118-0.130") && strstr(buf, "~: within the spread"),
+	       "the table shows min-max, marks rank 2 with ~ and explains it, not rank 3");
+	free(buf);
+}
+
+int main(void)
+{
+	test_order();
+	test_summary();
+	test_spread();
+	test_report_marks();
+	return ktap_finish();
+}
