@@ -51,6 +51,7 @@ struct env {
 	bool quiet;
 	bool require_module;
 	const char *svg;
+	uint64_t memory_estimate;	/* of the largest run, set by the memory check */
 };
 
 /* one workload configuration */
@@ -114,6 +115,7 @@ struct run {
 	int config_index;		/* which configuration, in the order given */
 	int rep;			/* 0 .. repeat-1 */
 	uint64_t wall_ns;
+	uint64_t max_rss;		/* peak resident bytes of the run's process */
 	/* of all repetitions of this configuration (plan_summarize) */
 	uint64_t wall_min_ns, wall_max_ns;
 	struct thread_result *thr;	/* cfg.threads entries */
@@ -140,6 +142,7 @@ int plan_configs(struct config *cfgs);
 void plan_runs(const struct config *cfgs, int ncfg, int repeat, struct run *runs);
 void plan_summarize(struct run *runs, int nruns, int ncfg, struct run **best);
 bool plan_uses_file(const struct config *cfgs, int n);
+uint64_t run_footprint(const struct config *c);
 int plan_check_memory(const struct config *cfgs, int n);
 int set_malloc_knobs(void);
 

@@ -7,11 +7,11 @@
  *   "schema": "allocstat-run/1",
  *   "config": { "mode", "threads", "size", "method", "block", "touch",
  *               "repeat", "arena_max", "mmap_threshold", "file",
- *               "page_size", "cpus", "thp" },
+ *               "page_size", "cpus", "thp", "memory_estimate" },
  *   "module": { "loaded", "path", "reason", "version", "kernel", "hooks",
  *               "dropped", "missed" },
  *   "runs": [ { "label", "method", "block", "threads", "rep", "median",
- *               "wall_ns", "counters",
+ *               "wall_ns", "max_rss", "counters",
  *               "breakdown": { "thread_ns", "cpu_ns", "zero_ns", "fault_ns",
  *                              "lock_wait_ns", "cpu_wait_ns", "other_ns",
  *                              "scaled" },
@@ -77,8 +77,10 @@ static void config_json(FILE *out, const struct module_info *mi)
 		fputs("\"mmap_threshold\": null, ", out);
 	fputs("\"file\": ", out);
 	jstr(out, env.file);
-	fprintf(out, ", \"page_size\": %ld, \"cpus\": %d, \"thp\": %s},\n",
+	fprintf(out, ", \"page_size\": %ld, \"cpus\": %d, \"thp\": %s, ",
 		sysconf(_SC_PAGESIZE), online_cpus(), thp_available() ? "true" : "false");
+	ju64(out, "memory_estimate", env.memory_estimate, false);
+	fputs("},\n", out);
 
 	fputs("  \"module\": {\"loaded\": ", out);
 	fputs(mi->loaded ? "true" : "false", out);
@@ -145,6 +147,7 @@ static void run_json(FILE *out, const struct run *r, bool median)
 	fprintf(out, "\"threads\": %d, \"rep\": %d, \"median\": %s, ", r->cfg.threads,
 		r->rep, median ? "true" : "false");
 	ju64(out, "wall_ns", r->wall_ns, true);
+	ju64(out, "max_rss", r->max_rss, true);
 	fprintf(out, "\"counters\": %s,\n", r->counters ? "true" : "false");
 	fputs("      \"breakdown\": {", out);
 	ju64(out, "thread_ns", bd->thread_ns, true);

@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "allocstat-run.h"
 
@@ -132,40 +133,94 @@ bool plan_uses_file(const struct config *cfgs, int n)
 	return false;
 }
 
+/*
+ * What the blocks of a run take, not only their payload.  glibc: a chunk
+ * has a header (8 bytes, counted as 16) and is rounded to 16 bytes; a block
+ * at or above the mmap threshold (128 KiB until --mmap-threshold sets it;
+ * glibc may raise it up to 32 MiB on its own) is mmapped on its own and
+ * rounded to pages, up to M_MMAP_MAX (65536) such blocks at a time, and
+ * arena chunks after that.  The mmap methods round each block to pages.
+ * allocstat-run itself keeps 4 words per block, and its process takes
+ * about 1 MiB before any block (counted as 2 MiB, and 64 KiB per thread for
+ * its stack and results).  Page tables: 8 bytes per 4 KiB page.
+ */
+#define CHUNK_HEADER 16
+#define MALLOC_ALIGN 16
+#define MMAP_THRESHOLD_DEFAULT (128 * 1024ULL)
+#define MMAP_MAX_DEFAULT 65536ULL
+#define BLOCK_BOOKKEEPING (4 * sizeof(void *))
+#define PROCESS_BASE (2 * MIB)
+#define THREAD_BASE (64 * 1024ULL)
+
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+/* a malloc chunk of len bytes, from an arena or mmapped on its own */
+static uint64_t chunk_bytes(uint64_t len, bool mapped, uint64_t page)
+{
+	return round_up(len + CHUNK_HEADER, mapped ? page : MALLOC_ALIGN);
+}
+
+uint64_t run_footprint(const struct config *c)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t block = c->block ? c->block : env.size;
+	uint64_t n = (env.size + block - 1) / block, last = env.size - (n - 1) * block;
+	uint64_t threads = (uint64_t)c->threads, bytes;
+
+	if (c->method == METHOD_MALLOC || c->method == METHOD_FILE) {
+		uint64_t threshold = env.mmap_threshold >= 0 ?
+			(uint64_t)env.mmap_threshold : MMAP_THRESHOLD_DEFAULT;
+		uint64_t maps = threads * n < MMAP_MAX_DEFAULT ? threads * n : MMAP_MAX_DEFAULT;
+
+		if (block < threshold)
+			maps = 0;
+		bytes = threads * ((n - 1) * chunk_bytes(block, false, page) +
+				   chunk_bytes(last, false, page));
+		bytes += maps * (chunk_bytes(block, true, page) - chunk_bytes(block, false, page));
+	} else {
+		bytes = threads * ((n - 1) * round_up(block, page) + round_up(last, page));
+	}
+	bytes += threads * n * BLOCK_BOOKKEEPING;
+	return bytes + bytes / 512 + PROCESS_BASE + threads * THREAD_BASE;
+}
+
 /* refuse before allocating anything if the largest run cannot fit */
 int plan_check_memory(const struct config *cfgs, int n)
 {
-	uint64_t avail, need = 0, tables, file = 0;
-	int threads = 0;
-	char a[32], b[32], c[32];
+	uint64_t avail, need = 0, file = 0;
+	int largest = 0;
+	char a[32], b[32], c[32], label[48];
 
-	for (int i = 0; i < n; i++)
-		if (cfgs[i].threads > threads)
-			threads = cfgs[i].threads;
-	if (threads > 0 && env.size > UINT64_MAX / 2 / (uint64_t)threads)
-		need = UINT64_MAX / 2;
-	else
-		need = env.size * (uint64_t)threads;
+	for (int i = 0; i < n; i++) {
+		uint64_t f = run_footprint(&cfgs[i]);
+
+		if (f > need) {
+			need = f;
+			largest = i;
+		}
+	}
 	/* a temporary file lives in memory when TMPDIR is a tmpfs */
 	if (plan_uses_file(cfgs, n) && !env.file)
 		file = env.size;
-	/* page tables: 8 bytes per 4 KiB page */
-	tables = need / 512;
 	if (mem_available(&avail)) {
 		fprintf(stderr, "allocstat-run: cannot read MemAvailable from /proc/meminfo\n");
 		return -1;
 	}
-	if (need + tables + file <= avail)
+	env.memory_estimate = need + file;
+	if (need + file <= avail)
 		return 0;
 	format_size(env.size, a, sizeof(a));
-	format_size(need + tables + file, b, sizeof(b));
+	format_size(need + file, b, sizeof(b));
 	format_size(avail, c, sizeof(c));
 	fprintf(stderr,
-		"allocstat-run: refusing to allocate: %d threads x %s = %s needed "
-		"(%llu bytes, with page tables%s), but MemAvailable is %s (%llu bytes)\n",
-		threads, a, b, (unsigned long long)(need + tables + file),
-		file ? " and the temporary file" : "", c,
-		(unsigned long long)avail);
+		"allocstat-run: refusing to allocate: %d threads x %s of %s = %s needed "
+		"(%llu bytes, with block overhead and page tables%s), but MemAvailable is %s (%llu bytes)\n",
+		cfgs[largest].threads, a, config_label(&cfgs[largest], label, sizeof(label)),
+		b, (unsigned long long)(need + file),
+		file ? " and the temporary file" : "", c, (unsigned long long)avail);
 	return -1;
 }
 

@@ -414,6 +414,7 @@ int run_workload(struct run *r, const struct module_info *mi, int index,
 		 int total)
 {
 	size_t len = sizeof(*r) + CACHELINE + sizeof(*r->thr) * (size_t)r->cfg.threads;
+	struct rusage ru;
 	struct run *shared;
 	int status;
 	pid_t pid;
@@ -440,9 +441,9 @@ int run_workload(struct run *r, const struct module_info *mi, int index,
 	}
 	if (pid == 0)
 		_exit(run_threads(shared, mi, index, total) ? 1 : 0);
-	while (waitpid(pid, &status, 0) < 0) {
+	while (wait4(pid, &status, 0, &ru) < 0) {
 		if (errno != EINTR) {
-			fprintf(stderr, "allocstat-run: waitpid: %s\n", strerror(errno));
+			fprintf(stderr, "allocstat-run: wait4: %s\n", strerror(errno));
 			return -1;
 		}
 	}
@@ -456,6 +457,7 @@ int run_workload(struct run *r, const struct module_info *mi, int index,
 	*r = *shared;
 	r->thr_map_len = len;
 	r->thr_map = mem;
+	r->max_rss = (uint64_t)ru.ru_maxrss * 1024;
 	return 0;
 }
 

@@ -78,6 +78,24 @@ diag "$(cat "$TMP/err") (${ms} ms)"
 check "4 x 1 TiB is refused before allocating, with the numbers (exit 1)" \
 	test $rc -eq 1 -a ! -s "$TMP/out" -a -n "$(grep 'MemAvailable is .*bytes' "$TMP/err")" -a $ms -lt 2000
 
+# the estimate against what the run really took (its process's peak RSS):
+# 16-byte blocks take 4 x their payload (32-byte chunks, 32 bytes of
+# bookkeeping each)
+ALLOCSTAT_PROC=/nonexistent run -t 1 -s 32M -b 16 --json -q
+python3 - "$TMP/out" > "$TMP/py" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+est, rss = d["config"]["memory_estimate"], d["runs"][0]["max_rss"]
+print("-t 1 -s 32M -b 16: estimate %d bytes (%.2f x payload), peak RSS %d (%.2f x payload)"
+      % (est, est / (32 << 20), rss, rss / (32 << 20)))
+assert est >= 2 * (32 << 20), "estimate below 2 x the payload"
+assert est >= 0.9 * rss, "estimate below 90% of the peak RSS"
+PY
+pyrc=$?
+diag "$(cat "$TMP/py")"
+check "memory check: -b 16 is estimated at >= 2 x the payload and >= 90% of the run's peak RSS" \
+	test $rc -eq 0 -a $pyrc -eq 0
+
 # ---- without the module ----
 ALLOCSTAT_PROC=/nonexistent run -t 2 -s 8M -m nothp
 diag "$(cat "$TMP/out")"

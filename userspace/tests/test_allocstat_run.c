@@ -152,11 +152,46 @@ static void test_report_marks(void)
 	free(buf);
 }
 
+/* the memory check counts what blocks really take, not only the payload */
+static void test_footprint(void)
+{
+	uint64_t payload = 32 * MIB, f16, f4k, one, mm;
+
+	env.size = payload;
+	env.mmap_threshold = -1;
+	f16 = run_footprint(&(struct config){ METHOD_MALLOC, 16, 1 });
+	diag("-t 1 -s 32M -b 16: %llu bytes (%.2f x the payload)",
+	     (unsigned long long)f16, (double)f16 / (double)payload);
+	result(f16 >= 2 * payload,
+	       "malloc -b 16: the estimate is at least 2 x the payload (chunk headers, bookkeeping)");
+
+	f4k = run_footprint(&(struct config){ METHOD_MMAP, 100, 2 });
+	diag("mmap -t 2 -s 32M -b 100: %llu bytes", (unsigned long long)f4k);
+	result(f4k >= 2 * (payload / 100) * 4096,
+	       "mmap -b 100: every block takes at least a page");
+
+	one = run_footprint(&(struct config){ METHOD_MALLOC, 0, 1 });
+	mm = run_footprint(&(struct config){ METHOD_NOTHP, 0, 4 });
+	diag("one block: malloc x 1 %llu, nothp x 4 %llu bytes", (unsigned long long)one,
+	     (unsigned long long)mm);
+	result(one >= payload && one <= payload + payload / 256 + 3 * MIB &&
+	       mm >= 4 * payload && mm <= 4 * (payload + payload / 256) + 3 * MIB,
+	       "one large block: the payload, its page tables and at most 3 MiB for the process");
+
+	env.mmap_threshold = 0;
+	f16 = run_footprint(&(struct config){ METHOD_MALLOC, 16, 1 });
+	diag("--mmap-threshold 0 -b 16: %llu bytes", (unsigned long long)f16);
+	result(f16 >= 65536ULL * 4096,
+	       "--mmap-threshold 0 -b 16: glibc's first 65536 blocks get a page each (M_MMAP_MAX)");
+	env.mmap_threshold = -1;
+}
+
 int main(void)
 {
 	test_order();
 	test_summary();
 	test_spread();
 	test_report_marks();
+	test_footprint();
 	return ktap_finish();
 }
