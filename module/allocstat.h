@@ -219,17 +219,33 @@ static __always_inline u64 allocstat_since(u64 start)
 }
 
 /*
- * Instances per kretprobe.  A call holds one from entry to return, and faults
- * and clears can sleep or be preempted in between: a task parked in a fault
- * (userfaultfd, I/O, a lock) keeps its instance for as long as it sleeps.  A
- * task is inside each probed function at most once (none of them nests), so
- * one instance per row, plus one per CPU for the untracked tasks whose entry
- * handler is still deciding, never runs out.  Memory: about 80 bytes per
- * instance, allocated at load (README, Cost).
+ * Instances per kretprobe.  A call holds one from entry to return.
+ *
+ * handle_mm_fault() can sleep for as long as the fault waits (I/O, reclaim,
+ * a lock, a userfaultfd handler): one instance per row, since a task is
+ * inside it at most once and only tasks with a row keep theirs past the
+ * entry handler.  Untracked tasks hold one only while their entry handler
+ * runs.  If every row's task is parked in a fault at once (or, right after
+ * a reset, tasks of the old table are still parked while new rows' tasks
+ * fault), an entry finds the pool empty and is counted in missed=.
+ *
+ * clear_page() and the huge-page clear never sleep: a task inside them is
+ * running or preempted (a huge clear's cond_resched() only yields).  The
+ * pool must cover the tracked tasks preempted inside a clear at the same
+ * moment, which ALLOCSTAT_ZERO_MAXACTIVE does with room to spare; the
+ * excess, if ever, is counted in missed=.
+ *
+ * Memory: each instance is about 50 bytes plus its data (24-32); from 6.7
+ * the pool (objpool) also gives every possible CPU a ring of
+ * roundup_pow_of_two(maxactive) pointers, 64 KiB per CPU for the fault
+ * probe at the default 8192 rows, 512 KiB at 65536.  The load message
+ * prints the instance counts; `make bench` measures the memory a load takes.
  */
-static inline int allocstat_kretprobe_maxactive(void)
+static inline int allocstat_fault_maxactive(void)
 {
-	return allocstat_max_tasks + num_possible_cpus();
+	return allocstat_max_tasks;
 }
+
+#define ALLOCSTAT_ZERO_MAXACTIVE	1024
 
 #endif /* ALLOCSTAT_H */

@@ -76,7 +76,7 @@ static struct kretprobe fault_krp = {
 	.entry_handler	= fault_entry,
 	.handler	= fault_return,
 	.data_size	= sizeof(struct fault_data),
-	/* .maxactive is set at init: faults sleep (see allocstat_kretprobe_maxactive()) */
+	/* .maxactive is set at init: faults sleep (see allocstat_fault_maxactive()) */
 };
 
 bool allocstat_vma_lock_supported(void)
@@ -88,7 +88,7 @@ int allocstat_faults_init(void)
 {
 	int ret;
 
-	fault_krp.maxactive = allocstat_kretprobe_maxactive();
+	fault_krp.maxactive = allocstat_fault_maxactive();
 	ret = register_kretprobe(&fault_krp);
 
 	if (ret)

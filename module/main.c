@@ -127,8 +127,9 @@ static int __init allocstat_init(void)
 		pr_err("cannot create /proc/allocstat\n");
 		goto out_detach;
 	}
-	pr_info("version %s, %u task slots, %zu KiB\n", ALLOCSTAT_VERSION,
-		allocstat_max_tasks, allocstat_table_bytes() >> 10);
+	pr_info("version %s, %u task slots, %zu KiB; kretprobe instances: %d (faults), %d (each zeroing probe)\n",
+		ALLOCSTAT_VERSION, allocstat_max_tasks, allocstat_table_bytes() >> 10,
+		allocstat_fault_maxactive(), ALLOCSTAT_ZERO_MAXACTIVE);
 	return 0;
 
 out_detach:

@@ -24,8 +24,10 @@
  * dropping its oldest (hold_open()): a hold whose release no probe saw never
  * blocks the timing of later ones.
  *
- * Tracepoint probes run with preemption disabled (the tracepoint's own
- * rcu_read_lock_sched), on PREEMPT_RT too, and may sleep nowhere.
+ * Tracepoint probes may sleep nowhere.  On the kernels tested (Debian 6.1
+ * and 6.12, PREEMPT_RT included) they run with preemption disabled, under
+ * the tracepoint's own preempt_disable; where a later kernel runs them
+ * under SRCU instead, reset still waits for them (pause_probes()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -20,20 +20,23 @@
  *
  * Locking.  Lookups (every probe) take no lock: they walk a chain with
  * READ_ONCE.  Everything that changes a chain or the FIFO (creating a row,
- * unlinking an exited one) takes table_lock, a raw spinlock, once per task
- * lifetime each.  It is taken only in task context or in an int3 kprobe that
- * hit task context (allocstat_ctx_ok()); an interrupt or NMI never takes it.
- * The code under it calls no probed function, so an int3 cannot interrupt a
- * holder on the same CPU and spin on it; still, in NMI context (the int3) it
- * is only tried (raw_spin_trylock never deadlocks, and lockdep accepts a
- * trylock in NMI), and a failed try drops that one event into missed.
+ * retiring an exited one) takes table.lock, a raw spinlock, once per task
+ * lifetime each; a task that gets no row (untracked, refused while the
+ * table is full, exiting without a row) takes it at most once.  It is taken
+ * only in task context or in an int3 kprobe that hit task context
+ * (allocstat_ctx_ok()); an interrupt or NMI never takes it.  The code under
+ * it calls no probed function, so an int3 cannot interrupt a holder on the
+ * same CPU and spin on it; still, in NMI context (the int3) it is only tried
+ * (raw_spin_trylock never deadlocks, and lockdep accepts a trylock in NMI),
+ * and a failed try drops that one event into missed.
  *
  * A lockless walker can be on a slot while it is unlinked and reused for a
  * task of another chain.  It then walks the rest of the wrong chain and finds
  * nothing (a slot matches only its own task's (task_struct, start_time) key,
  * and keys are cleared before a slot is reused), or loops at most
- * LOOKUP_MAX_STEPS steps.  A miss is never trusted: creation walks the chain
- * again under the lock before it takes a slot, so a task never gets two rows.
+ * LOOKUP_MAX_STEPS steps.  Such a miss is detected (table.reuses changed,
+ * see task_lookup()), and creation walks the chain again under the lock
+ * before it takes a slot, so a task never gets two rows.
  *
  * A probe never writes into a slot that became another task's.  Probes use
  * the slot they looked up within one preempt-disabled handler, and the slot
@@ -41,9 +44,8 @@
  * return checks allocstat_task_owns() first (reset may have given the slot
  * away meanwhile).
  *
- * A reset pauses the probes, waits for every probe that may still run (all
- * of them run with preemption disabled, so synchronize_rcu() suffices),
- * clears the table and resumes.
+ * A reset pauses the probes, waits for every probe that may still run (see
+ * pause_probes()), clears the table and resumes.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -93,6 +95,8 @@ static struct {
 	struct list_head exited;	/* exited rows, oldest first */
 	u64 seen;			/* rows created, for their order */
 	unsigned long recycled;		/* rows reused since load or reset */
+	unsigned long reuses;		/* bumped before a reused slot is relinked */
+	bool full;			/* every row is live: refuse without the lock */
 	atomic_long_t dropped;
 } table ____cacheline_aligned_in_smp = {
 	.lock		= __RAW_SPIN_LOCK_UNLOCKED(table.lock),
@@ -188,7 +192,10 @@ static bool dropped_known(const struct task_struct *t)
 	return false;
 }
 
-/* Under table.lock: count a refused task, once as far as the set remembers. */
+/*
+ * Count a refused task, once as far as the set remembers it.  Lock-free
+ * (cmpxchg into an empty entry): it runs with or without table.lock.
+ */
 static void note_dropped(const struct task_struct *t)
 {
 	unsigned long key = dropped_key(t);
@@ -196,13 +203,14 @@ static void note_dropped(const struct task_struct *t)
 
 	for (i = 0; i < DROPPED_PROBES; i++) {
 		unsigned long *e = &dropped_set[(h + i) & (dropped_set_size() - 1)];
+		unsigned long old = READ_ONCE(*e);
 
-		if (*e == key)
+		if (old == key)
 			return;
-		if (!*e) {
-			WRITE_ONCE(*e, key);
+		if (!old && cmpxchg(e, 0UL, key) == 0UL)
 			break;
-		}
+		if (READ_ONCE(*e) == key)
+			return;
 	}
 	atomic_long_inc(&table.dropped);
 }
@@ -217,15 +225,25 @@ static struct allocstat_task **bucket_of(const struct task_struct *t)
 	return &buckets[hash_ptr(t, hash_bits)];
 }
 
-/* Lockless: the slot of @t in its chain, or NULL (which may be wrong, see top). */
-static struct allocstat_task *task_lookup(const struct task_struct *t)
+/*
+ * Lockless: the slot of @t in its chain, or NULL.  A hit is always right.
+ * A miss is right when *@sure: the walk reached the end of the chain and
+ * no slot was reused meanwhile (table.reuses unchanged; slot_init() bumps
+ * it before it relinks a slot), since reuse is the only thing that can lead
+ * a walker astray (an unlink leaves the unlinked slot's next in place, and
+ * a row pushed meanwhile is another task's: only a task creates its own).
+ */
+static struct allocstat_task *task_lookup(const struct task_struct *t, bool *sure)
 {
+	unsigned long reuses = smp_load_acquire(&table.reuses);
 	struct allocstat_task *s = READ_ONCE(*bucket_of(t));
 	unsigned int n;
 
 	for (n = 0; s && n < LOOKUP_MAX_STEPS; n++, s = READ_ONCE(s->next))
 		if (slot_is(s, t))
 			return s;
+	smp_rmb();	/* the walk before the second read: pairs with slot_take() */
+	*sure = !s && READ_ONCE(table.reuses) == reuses;
 	return NULL;
 }
 
@@ -250,6 +268,9 @@ static struct allocstat_task *slot_take(void)
 		return NULL;
 	list_del_init(&s->exited);
 	WRITE_ONCE(table.recycled, table.recycled + 1);
+	/* before slot_init() rewrites key and next: pairs with task_lookup() */
+	WRITE_ONCE(table.reuses, table.reuses + 1);
+	smp_wmb();
 	return s;
 }
 
@@ -272,7 +293,7 @@ static void slot_init(struct allocstat_task *s, struct task_struct *t, unsigned 
 	memset((char *)s + offsetof(struct allocstat_task, row), 0,
 	       sizeof(*s) - offsetof(struct allocstat_task, row));
 	WRITE_ONCE(s->start_time, t->start_time);
-	s->seen = ++table.seen;
+	WRITE_ONCE(s->seen, ++table.seen);
 	s->row.tid = task_pid_nr(t);
 	s->row.tgid = task_tgid_nr(t);
 	memcpy(s->row.comm, t->comm, sizeof(s->row.comm));
@@ -286,7 +307,11 @@ static void slot_init(struct allocstat_task *s, struct task_struct *t, unsigned 
 	smp_store_release(&s->valid, true);
 }
 
-static struct allocstat_task *task_create(struct task_struct *t, unsigned int gen)
+/*
+ * Give @t a row, after a lockless miss (@sure: see task_lookup()).  NULL
+ * when @t gets none.
+ */
+static struct allocstat_task *task_create(struct task_struct *t, unsigned int gen, bool sure)
 {
 	struct allocstat_task **b = bucket_of(t), *s;
 
@@ -295,21 +320,30 @@ static struct allocstat_task *task_create(struct task_struct *t, unsigned int ge
 		return NULL;
 	if (!track_match(t->tgid) || dropped_known(t))
 		return NULL;
+	/* Every row is live: refuse without the lock (if @t surely has none). */
+	if (sure && READ_ONCE(table.full)) {
+		note_dropped(t);
+		return NULL;
+	}
 	if (!table_trylock()) {
 		atomic_long_inc(&allocstat_missed);
 		return NULL;
 	}
+	s = NULL;
+	if (READ_ONCE(paused))
+		goto out_unlock;	/* see pause_probes() */
 	/* The lockless miss may have been a walker led astray: look again. */
 	for (s = *b; s; s = s->next)
 		if (slot_is(s, t))
 			goto out_unlock;
 	s = slot_take();
 	if (!s) {
+		WRITE_ONCE(table.full, true);
 		note_dropped(t);
 		goto out_unlock;
 	}
 	slot_init(s, t, gen);
-	s->next = *b;
+	WRITE_ONCE(s->next, *b);
 	/* the row is written before a walker can reach it */
 	smp_store_release(b, s);
 out_unlock:
@@ -329,7 +363,7 @@ struct allocstat_task *allocstat_task_current(enum allocstat_ctx ctx, unsigned i
 	struct task_struct *t = current;
 	struct allocstat_task *s;
 	unsigned int gen;
-	bool tracked;
+	bool tracked, sure;
 
 	if (unlikely(!allocstat_ctx_ok(ctx)))
 		return NULL;
@@ -340,12 +374,13 @@ struct allocstat_task *allocstat_task_current(enum allocstat_ctx ctx, unsigned i
 	 */
 	*epochp = READ_ONCE(epoch);
 	smp_rmb();
-	if (unlikely(READ_ONCE(paused)))
+	/* acquire: a probe that sees !paused sees the table reset cleared */
+	if (unlikely(smp_load_acquire(&paused)))
 		return NULL;
 	gen = READ_ONCE(filter_gen);
-	s = task_lookup(t);
+	s = task_lookup(t, &sure);
 	if (unlikely(!s)) {
-		s = task_create(t, gen);
+		s = task_create(t, gen, sure);
 		if (!s)
 			return NULL;
 	}
@@ -372,15 +407,27 @@ bool allocstat_task_owns(const struct allocstat_task *s, unsigned int epochp)
 	return epochp == READ_ONCE(epoch) && slot_is(s, current);
 }
 
-/* Called by every mutator of the table, with ctl_mutex held. */
+/*
+ * Called by every mutator of the table, with ctl_mutex held.  Afterwards no
+ * probe runs on the table until resume_probes().
+ *
+ * Every probe runs with preemption disabled on the kernels tested (kprobe
+ * and kretprobe handlers, and tracepoint probes under the tracepoint's
+ * preempt_disable, PREEMPT_RT included), so synchronize_rcu() would wait
+ * for all of them; tracepoint_synchronize_unregister() waits for that and
+ * for tracepoint probes run under SRCU, which later kernels do for
+ * preemptible tracepoints.  Taking table.lock once more waits for a holder
+ * that checked paused before it was set; holders re-check it under the lock.
+ */
 static void pause_probes(void)
 {
 	WRITE_ONCE(paused, true);
 	smp_wmb();	/* pairs with allocstat_task_current() */
 	/* Return probes holding a slot of the old epoch drop their event. */
 	WRITE_ONCE(epoch, epoch + 1);
-	/* Every probe runs with preemption disabled: this waits for all of them. */
-	synchronize_rcu();
+	tracepoint_synchronize_unregister();
+	raw_spin_lock(&table.lock);
+	raw_spin_unlock(&table.lock);
 }
 
 static void resume_probes(void)
@@ -405,6 +452,7 @@ void allocstat_table_reset(void)
 	INIT_LIST_HEAD(&table.exited);
 	table.seen = 0;
 	WRITE_ONCE(table.recycled, 0);
+	WRITE_ONCE(table.full, false);
 	atomic_long_set(&table.dropped, 0);
 	resume_probes();
 	mutex_unlock(&ctl_mutex);
@@ -608,21 +656,28 @@ int allocstat_snapshot(struct allocstat_row *dst, unsigned int max)
  * reuse.  sched_process_exit is not exported: find it by name.  It fires in
  * do_exit() after exit_mm(); a probe that fires later in the exit path finds
  * no row and creates none (PF_EXITING).  It always runs in task context,
- * where table.lock may spin.  The walk is under the lock: a lockless miss
- * could be a walker led astray, and would leave the row linked for good.
+ * where table.lock may spin.  It takes the lock only for a task with a row,
+ * or when the lockless walk cannot be sure the task has none (a slot was
+ * reused during the walk): a wrong miss would leave the row linked for good.
  */
 static struct tracepoint *exit_tp;
 
 static void probe_process_exit(ALLOCSTAT_EXIT_TP_PROTO)
 {
 	struct allocstat_task **pp, *s;
+	bool sure;
 
 	if (p != current || !allocstat_ctx_ok(ALLOCSTAT_CTX_TASK))
 		return;
 	/* a reset clears the row anyway; see allocstat_table_reset() */
 	if (READ_ONCE(paused))
 		return;
+	/* Most exiting tasks have no row (untracked, refused): no lock for them. */
+	if (!task_lookup(p, &sure) && sure)
+		return;
 	raw_spin_lock(&table.lock);
+	if (READ_ONCE(paused))
+		goto out_unlock;
 	for (pp = bucket_of(p); (s = *pp); pp = &s->next)
 		if (slot_is(s, p))
 			break;
@@ -634,7 +689,9 @@ static void probe_process_exit(ALLOCSTAT_EXIT_TP_PROTO)
 		s->row.comm[sizeof(s->row.comm) - 1] = '\0';
 		WRITE_ONCE(s->row.exited, true);
 		list_add_tail(&s->exited, &table.exited);
+		WRITE_ONCE(table.full, false);
 	}
+out_unlock:
 	raw_spin_unlock(&table.lock);
 }
 

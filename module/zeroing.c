@@ -189,7 +189,7 @@ int allocstat_zeroing_init(void)
 		krp->handler = zero_return;
 		krp->data_size = sizeof(struct zero_data);
 		/* A clear can be preempted; each preempted task holds an instance. */
-		krp->maxactive = allocstat_kretprobe_maxactive();
+		krp->maxactive = ALLOCSTAT_ZERO_MAXACTIVE;
 		ret = register_kretprobe(krp);
 		if (ret) {
 			memset(krp, 0, sizeof(*krp));
@@ -208,7 +208,7 @@ int allocstat_zeroing_init(void)
 		huge_krp.handler = huge_return;
 		huge_krp.data_size = sizeof(struct zero_data);
 		/* a huge clear reschedules between subpages */
-		huge_krp.maxactive = allocstat_kretprobe_maxactive();
+		huge_krp.maxactive = ALLOCSTAT_ZERO_MAXACTIVE;
 		if (!register_kretprobe(&huge_krp)) {
 			huge_krp_on = true;
 			break;

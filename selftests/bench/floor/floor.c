@@ -16,8 +16,6 @@
 
 #include "compat.h"	/* copied from module/ by the build */
 
-#define NR_CPUS_FLOOR	2	/* the bench guest's vCPUs */
-
 static bool faults = true, zeroing = true, mmap_lock = true;
 module_param(faults, bool, 0444);
 MODULE_PARM_DESC(faults, "kretprobe handle_mm_fault (default 1)");
@@ -41,8 +39,7 @@ static const struct kretprobe empty_krp = {
 	.entry_handler	= empty_entry,
 	.handler	= empty_return,
 	.data_size	= 24,	/* as allocstat's struct fault_data and zero_data */
-	/* as allocstat_kretprobe_maxactive() with the default max_tasks */
-	.maxactive	= 8192 + NR_CPUS_FLOOR,
+	.maxactive	= 1024,	/* as ALLOCSTAT_ZERO_MAXACTIVE */
 };
 static const char *const clear_page_syms[] = ALLOCSTAT_CLEAR_PAGE_SYMS;
 static struct kretprobe fault_krp;
@@ -79,6 +76,8 @@ static int __init floor_init(void)
 	if (faults) {
 		fault_krp = empty_krp;
 		fault_krp.kp.symbol_name = "handle_mm_fault";
+		/* as allocstat_fault_maxactive() with the default max_tasks */
+		fault_krp.maxactive = 8192;
 		ret = register_kretprobe(&fault_krp);
 		if (ret)
 			goto fail;
