@@ -265,6 +265,7 @@ int main(int argc, char **argv)
 		err = 1;
 		goto cleanup;
 	}
+	plan_warnings(cfgs, ncfg);
 	err = plan_check_memory(cfgs, ncfg) || set_malloc_knobs();
 	if (err)
 		goto cleanup;

@@ -12,6 +12,10 @@
 
 #define CACHELINE 64
 #define MIB (1024ULL * 1024)
+#define THP_PMD_SIZE_PATH "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
+#define PMD_SIZE_FALLBACK (2 * MIB)
+#define MAX_MAP_COUNT_PATH "/proc/sys/vm/max_map_count"
+#define MAX_WARNINGS 8
 
 enum method {
 	METHOD_MALLOC,
@@ -51,7 +55,10 @@ struct env {
 	bool quiet;
 	bool require_module;
 	const char *svg;
-	uint64_t memory_estimate;	/* of the largest run, set by the memory check */
+	/* found out, not set: */
+	uint64_t memory_estimate;	/* of the largest run, by the memory check */
+	uint64_t pmd_size;		/* a transparent huge page */
+	bool pmd_size_guessed;		/* hpage_pmd_size unreadable: 2 MiB */
 };
 
 /* one workload configuration */
@@ -145,6 +152,12 @@ bool plan_uses_file(const struct config *cfgs, int n);
 uint64_t run_footprint(const struct config *c);
 int plan_check_memory(const struct config *cfgs, int n);
 int set_malloc_knobs(void);
+uint64_t run_mappings(const struct config *c);
+void plan_warnings(const struct config *cfgs, int n);
+void plan_map_count_hint(const struct config *c);
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern char warnings[MAX_WARNINGS][320];
+extern int nr_warnings;
 
 /* proc.c: /proc/allocstat, /proc/meminfo, THP */
 int module_probe(struct module_info *mi);
@@ -153,6 +166,8 @@ void apply_deltas(struct run *r, const struct allocstat_table *before,
 		  const struct allocstat_table *after);
 int mem_available(uint64_t *bytes);
 bool thp_available(void);
+uint64_t thp_pmd_size(const char *path, bool *guessed);
+int max_map_count(uint64_t *n);
 
 /* workload.c */
 int workload_prepare(bool need_file);

@@ -7,7 +7,9 @@
  *   "schema": "allocstat-run/1",
  *   "config": { "mode", "threads", "size", "method", "block", "touch",
  *               "repeat", "arena_max", "mmap_threshold", "file",
- *               "page_size", "cpus", "thp", "memory_estimate" },
+ *               "page_size", "cpus", "thp", "memory_estimate", "pmd_size",
+ *               "pmd_size_guessed" },
+ *   "warnings": [ string ],
  *   "module": { "loaded", "path", "reason", "version", "kernel", "hooks",
  *               "dropped", "missed" },
  *   "runs": [ { "label", "method", "block", "threads", "rep", "median",
@@ -79,8 +81,16 @@ static void config_json(FILE *out, const struct module_info *mi)
 	jstr(out, env.file);
 	fprintf(out, ", \"page_size\": %ld, \"cpus\": %d, \"thp\": %s, ",
 		sysconf(_SC_PAGESIZE), online_cpus(), thp_available() ? "true" : "false");
-	ju64(out, "memory_estimate", env.memory_estimate, false);
-	fputs("},\n", out);
+	ju64(out, "memory_estimate", env.memory_estimate, true);
+	ju64(out, "pmd_size", env.pmd_size, true);
+	fprintf(out, "\"pmd_size_guessed\": %s},\n", env.pmd_size_guessed ? "true" : "false");
+	fputs("  \"warnings\": [", out);
+	for (int i = 0; i < nr_warnings; i++) {
+		jstr(out, warnings[i]);
+		if (i + 1 < nr_warnings)
+			fputs(", ", out);
+	}
+	fputs("],\n", out);
 
 	fputs("  \"module\": {\"loaded\": ", out);
 	fputs(mi->loaded ? "true" : "false", out);

@@ -6,6 +6,7 @@
  * and the memory check made before anything is allocated.
  */
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,6 +41,23 @@ const char *const touch_names[] = {
 	[TOUCH_READ] = "read",
 	[TOUCH_MEMSET] = "memset",
 };
+
+char warnings[MAX_WARNINGS][320];
+int nr_warnings;
+
+/* a warning: on stderr at once, and kept for the JSON */
+void warn(const char *fmt, ...)
+{
+	char msg[sizeof(warnings[0])];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "allocstat-run: warning: %s\n", msg);
+	if (nr_warnings < MAX_WARNINGS)
+		memcpy(warnings[nr_warnings++], msg, sizeof(msg));
+}
 
 /* the configurations of the mode, in the order given; returns how many */
 int plan_configs(struct config *cfgs)
@@ -163,11 +181,22 @@ static uint64_t chunk_bytes(uint64_t len, bool mapped, uint64_t page)
 	return round_up(len + CHUNK_HEADER, mapped ? page : MALLOC_ALIGN);
 }
 
+static uint64_t config_block(const struct config *c)
+{
+	return c->block ? c->block : env.size;
+}
+
+/* blocks per thread */
+static uint64_t config_blocks(const struct config *c)
+{
+	return (env.size + config_block(c) - 1) / config_block(c);
+}
+
 uint64_t run_footprint(const struct config *c)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t block = c->block ? c->block : env.size;
-	uint64_t n = (env.size + block - 1) / block, last = env.size - (n - 1) * block;
+	uint64_t block = config_block(c), n = config_blocks(c);
+	uint64_t last = env.size - (n - 1) * block;
 	uint64_t threads = (uint64_t)c->threads, bytes;
 
 	if (c->method == METHOD_MALLOC || c->method == METHOD_FILE) {
@@ -185,6 +214,69 @@ uint64_t run_footprint(const struct config *c)
 	}
 	bytes += threads * n * BLOCK_BOOKKEEPING;
 	return bytes + bytes / 512 + PROCESS_BASE + threads * THREAD_BASE;
+}
+
+/*
+ * At most how many memory mappings the blocks of a run make: one per block
+ * for the mmap methods (adjacent ones with the same flags are merged into
+ * one), and up to three for thp (the aligned block with MADV_HUGEPAGE
+ * between the unaligned ends); mmapped malloc chunks, up to M_MMAP_MAX.
+ */
+uint64_t run_mappings(const struct config *c)
+{
+	uint64_t total = (uint64_t)c->threads * config_blocks(c);
+
+	switch (c->method) {
+	case METHOD_MALLOC:
+	case METHOD_FILE:
+		return total < MMAP_MAX_DEFAULT ? total : MMAP_MAX_DEFAULT;
+	case METHOD_THP:
+		return 3 * total;
+	default:
+		return total;
+	}
+}
+
+/* say what will not work as the options suggest, before the runs */
+void plan_warnings(const struct config *cfgs, int n)
+{
+	bool thp = false;
+	char b[32], p[32];
+
+	env.pmd_size = thp_pmd_size(NULL, &env.pmd_size_guessed);
+	format_size(env.pmd_size, p, sizeof(p));
+	for (int i = 0; i < n; i++)
+		thp |= cfgs[i].method == METHOD_THP;
+	if (thp && env.pmd_size_guessed)
+		warn("cannot read " THP_PMD_SIZE_PATH ": the PMD size (of a huge page) is assumed to be %s",
+		     p);
+	for (int i = 0; i < n; i++) {
+		if (cfgs[i].method != METHOD_THP || config_block(&cfgs[i]) >= env.pmd_size)
+			continue;
+		format_size(config_block(&cfgs[i]), b, sizeof(b));
+		warn("--method thp with %s blocks: a block smaller than the PMD size (%s) "
+		     "cannot get huge pages; thp behaves like mmap here", b, p);
+		break;
+	}
+}
+
+/*
+ * mmap() fails with ENOMEM, and madvise() with EAGAIN, when a process
+ * would have more than vm.max_map_count mappings: after such a failure,
+ * say so if the run may make that many.
+ */
+void plan_map_count_hint(const struct config *c)
+{
+	uint64_t limit, need = run_mappings(c);
+
+	if (max_map_count(&limit) || need < limit)
+		return;
+	fprintf(stderr, "allocstat-run: this run makes up to %llu memory mappings "
+		"(%d threads x %llu blocks%s), more than " MAX_MAP_COUNT_PATH " (%llu) allows: "
+		"use larger blocks, or raise it (sysctl -w vm.max_map_count=%llu)\n",
+		(unsigned long long)need, c->threads, (unsigned long long)config_blocks(c),
+		c->method == METHOD_THP ? " x 3 for thp's aligned part and its two ends" : "",
+		(unsigned long long)limit, (unsigned long long)(need + 65536));
 }
 
 /* refuse before allocating anything if the largest run cannot fit */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * allocstat-run: /proc/allocstat snapshots and per-thread deltas,
- * /proc/meminfo and the THP setting.
+ * /proc/meminfo, the THP setting and size, vm.max_map_count.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -125,4 +125,46 @@ bool thp_available(void)
 	ok = fgets(line, sizeof(line), f) && !strstr(line, "[never]");
 	fclose(f);
 	return ok;
+}
+
+/* one unsigned decimal number, alone on the first line of path */
+static int read_u64(const char *path, uint64_t *out)
+{
+	FILE *f = fopen(path, "re");
+	char line[64], *end;
+	unsigned long long v;
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	if (fgets(line, sizeof(line), f) && line[0] >= '0' && line[0] <= '9') {
+		errno = 0;
+		v = strtoull(line, &end, 10);
+		if (!errno && (*end == '\n' || *end == '\0')) {
+			*out = v;
+			ret = 0;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * The PMD size, the size of a transparent huge page, from path (NULL: the
+ * kernel's hpage_pmd_size).  If it cannot be read, or is not a power of
+ * two of at least a page, 2 MiB (x86-64, arm64 with 4 KiB pages) and
+ * *guessed.
+ */
+uint64_t thp_pmd_size(const char *path, bool *guessed)
+{
+	uint64_t v;
+
+	*guessed = read_u64(path ? path : THP_PMD_SIZE_PATH, &v) ||
+		   v < (uint64_t)sysconf(_SC_PAGESIZE) || (v & (v - 1));
+	return *guessed ? PMD_SIZE_FALLBACK : v;
+}
+
+int max_map_count(uint64_t *n)
+{
+	return read_u64(MAX_MAP_COUNT_PATH, n);
 }

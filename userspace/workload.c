@@ -20,7 +20,6 @@
 
 #include "allocstat-run.h"
 
-#define HUGE_SIZE (2 * MIB)
 #define CHUNK MIB		/* touch/read granularity, progress updates */
 
 static struct {
@@ -107,7 +106,7 @@ static int alloc_block(enum method m, size_t len, struct blocks *b, size_t i,
 		flags |= MAP_POPULATE;
 		break;
 	case METHOD_THP:
-		map_len = len + HUGE_SIZE;	/* room to align */
+		map_len = len + env.pmd_size;	/* room to align */
 		break;
 	default:
 		break;
@@ -118,7 +117,8 @@ static int alloc_block(enum method m, size_t len, struct blocks *b, size_t i,
 	b->base[i] = p;
 	b->map_len[i] = map_len;
 	if (m == METHOD_THP)
-		p = (char *)(((uintptr_t)p + HUGE_SIZE - 1) & ~(uintptr_t)(HUGE_SIZE - 1));
+		p = (char *)(((uintptr_t)p + env.pmd_size - 1) &
+			     ~(uintptr_t)(env.pmd_size - 1));
 	b->data[i] = p;
 	if (m == METHOD_THP && madvise(p, len, MADV_HUGEPAGE))
 		return failed(res, "madvise(MADV_HUGEPAGE)", len);
@@ -385,6 +385,8 @@ static int run_threads(struct run *r, const struct module_info *mi, int index,
 		if (t->err) {
 			fprintf(stderr, "allocstat-run: thread %d: %s of %s failed: %s\n",
 				i, t->failed_call, t->call_arg, strerror(t->err));
+			if (t->err == ENOMEM || t->err == EAGAIN)
+				plan_map_count_hint(&r->cfg);
 			err = -1;
 		}
 		if (args[i].end_ns > start && args[i].end_ns - start > r->wall_ns)

@@ -197,6 +197,30 @@ run -t 2 -s 8M -b 64K --arena-max 1 --mmap-threshold 128K -r 2
 check "--block 64K --arena-max 1 --mmap-threshold 128K --repeat 2: two reports" \
 	test $rc -eq 0 -a "$(grep -c '^wall time' "$TMP/out")" -eq 2
 
+# thp and the PMD size
+pmd=$(cat /sys/kernel/mm/transparent_hugepage/hpage_pmd_size 2>/dev/null)
+run -m thp -t 1 -s 4M -b 64K -q --json
+diag "$(cat "$TMP/err")"
+check "thp with 64 KiB blocks: a warning names the PMD size (${pmd:-unreadable: 2 MiB assumed}), JSON has it" \
+	test $rc -eq 0 -a -n "$(grep 'warning: --method thp with 64KiB blocks: a block smaller than the PMD size' "$TMP/err")" \
+	-a "$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["config"]["pmd_size"], len(d["warnings"]))' "$TMP/out")" = "${pmd:-2097152} $([ -n "$pmd" ] && echo 1 || echo 2)"
+run -m thp -t 1 -s "$(( ${pmd:-2097152} / 1024 ))K" -q
+diag "$(cat "$TMP/err")"
+check "thp with one block of the PMD size: no warning about it" \
+	test $rc -eq 0 -a -z "$(grep 'PMD size' "$TMP/err")"
+
+# vm.max_map_count: thp blocks of 4 KiB make 2 mappings each
+maps=$(cat /proc/sys/vm/max_map_count 2>/dev/null)
+if [ -n "$maps" ] && [ "$maps" -le 262144 ]; then
+	run -m thp -t 1 -s "$((maps * 4))K" -b 4K -q
+	diag "$(cat "$TMP/err")"
+	check "$maps thp blocks: the failure names max_map_count ($maps) and the mappings needed ($((maps * 3)))" \
+		test $rc -eq 1 -a ! -s "$TMP/out" \
+		-a -n "$(grep "up to $((maps * 3)) memory mappings (1 threads x $maps blocks.*max_map_count ($maps)" "$TMP/err")"
+else
+	skip "thp blocks beyond max_map_count" "vm.max_map_count is ${maps:-unreadable}: the run would need more than 1 GiB"
+fi
+
 head -c 1048576 /dev/zero > "$TMP/small"
 run -t 1 -s 4M -m file -f "$TMP/small"
 diag "$(cat "$TMP/err")"

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "allocstat-run.h"
 #include "ktap.h"
@@ -186,6 +187,54 @@ static void test_footprint(void)
 	env.mmap_threshold = -1;
 }
 
+/* hpage_pmd_size: read, or 2 MiB when it cannot be (and the caller is told) */
+static void test_pmd_size(void)
+{
+	static const struct {
+		const char *text;	/* NULL: no file */
+		uint64_t want;
+		bool guessed;
+	} cases[] = {
+		{ "2097152\n", 2 * MIB, false },
+		{ "1048576", MIB, false },
+		{ "536870912\n", 512 * MIB, false },
+		{ NULL, 2 * MIB, true },
+		{ "", 2 * MIB, true },
+		{ "2M\n", 2 * MIB, true },
+		{ "3000000\n", 2 * MIB, true },	/* not a power of two */
+		{ "-2097152\n", 2 * MIB, true },
+	};
+	char path[] = "/tmp/test_allocstat_run.XXXXXX";
+	int fd = mkstemp(path);
+
+	if (fd < 0) {
+		result(0, "hpage_pmd_size: cannot make a fixture file");
+		return;
+	}
+	close(fd);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool guessed = !cases[i].guessed;
+		uint64_t got;
+		FILE *f;
+
+		unlink(path);
+		if (cases[i].text) {
+			f = fopen(path, "w");
+			fputs(cases[i].text, f);
+			fclose(f);
+		}
+		got = thp_pmd_size(path, &guessed);
+		diag("got %llu, guessed %d", (unsigned long long)got, guessed);
+		result(got == cases[i].want && guessed == cases[i].guessed,
+		       "hpage_pmd_size %s%.*s%s: %llu bytes%s", cases[i].text ? "'" : "",
+		       cases[i].text ? (int)strcspn(cases[i].text, "\n") : 7,
+		       cases[i].text ? cases[i].text : "missing", cases[i].text ? "'" : "",
+		       (unsigned long long)cases[i].want,
+		       cases[i].guessed ? " (assumed, and said so)" : "");
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	test_order();
@@ -193,5 +242,6 @@ int main(void)
 	test_spread();
 	test_report_marks();
 	test_footprint();
+	test_pmd_size();
 	return ktap_finish();
 }
