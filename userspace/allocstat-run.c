@@ -26,6 +26,7 @@
 #define MAX_REPEAT 1000
 /* glibc's largest mmap threshold on 64-bit: DEFAULT_MMAP_THRESHOLD_MAX */
 #define MMAP_THRESHOLD_MAX (32 * MIB)
+#define TOP_PAD_MAX (1024 * MIB)
 
 static const char usage[] =
 "Usage: allocstat-run [OPTION]...\n"
@@ -46,10 +47,13 @@ static const char usage[] =
 "  -r, --repeat R           run each configuration R times, interleaved\n"
 "                           (default 1; 3 with --compare)\n"
 "      --arena-max N        mallopt(M_ARENA_MAX, N)\n"
-"      --mmap-threshold B   mallopt(M_MMAP_THRESHOLD, B), at most 32M\n"
+"      --mmap-threshold B   mallopt(M_MMAP_THRESHOLD, B), 0 to 32M\n"
+"      --top-pad SIZE       mallopt(M_TOP_PAD, SIZE), 0 to 1G: how much more an\n"
+"                           arena grows at a time (64M: a whole heap at once)\n"
 "      --sweep              run 1, 2, 4, ... THREADS threads; show the slowdown\n"
-"      --compare            run every method, and malloc with 64K blocks; rank\n"
-"                           them by the median wall time, with min-max\n"
+"      --compare            run every method, malloc with 64K blocks, and with\n"
+"                           --top-pad 64M too; rank them by the median wall\n"
+"                           time, with min-max\n"
 "      --svg FILE           write a self-contained SVG chart of the results\n"
 "  -j, --json               print the results as JSON (see allocstat-run.md)\n"
 "  -q, --quiet              no progress line (it is off when stderr is no TTY)\n"
@@ -64,6 +68,7 @@ static const char usage[] =
 "    allocstat-run -t 1                 # the same, one thread\n"
 "    allocstat-run -t 2 -s 64M -m nothp # 4 KiB pages only\n"
 "    allocstat-run -b 64K --arena-max 1 # 64 KiB blocks, one malloc arena\n"
+"    allocstat-run -b 64K --top-pad 64M # 64 KiB blocks, arenas grown at once\n"
 "    allocstat-run --sweep --svg s.svg  # 1, 2, 4, 8 threads, chart\n"
 "    allocstat-run --compare -t 4       # which method is fastest here\n"
 "    allocstat-run --json > out.json    # machine-readable\n";
@@ -72,6 +77,7 @@ enum {
 	OPT_TOUCH = 256,
 	OPT_ARENA_MAX,
 	OPT_MMAP_THRESHOLD,
+	OPT_TOP_PAD,
 	OPT_SWEEP,
 	OPT_COMPARE,
 	OPT_SVG,
@@ -88,6 +94,7 @@ static const struct option long_options[] = {
 	{ "repeat",		required_argument,	NULL, 'r' },
 	{ "arena-max",		required_argument,	NULL, OPT_ARENA_MAX },
 	{ "mmap-threshold",	required_argument,	NULL, OPT_MMAP_THRESHOLD },
+	{ "top-pad",		required_argument,	NULL, OPT_TOP_PAD },
 	{ "sweep",		no_argument,		NULL, OPT_SWEEP },
 	{ "compare",		no_argument,		NULL, OPT_COMPARE },
 	{ "svg",		required_argument,	NULL, OPT_SVG },
@@ -98,8 +105,11 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* strict: digits, then an optional K/M/G/T (binary) with optional "iB"/"B" */
-static int parse_size(const char *s, uint64_t *out)
+/*
+ * strict: digits, then an optional K/M/G/T (binary) with optional "iB"/"B";
+ * 0 only if zero_ok
+ */
+static int parse_size(const char *s, bool zero_ok, uint64_t *out)
 {
 	unsigned long long v;
 	unsigned int shift = 0;
@@ -119,7 +129,7 @@ static int parse_size(const char *s, uint64_t *out)
 	}
 	if (shift && (!strcmp(end, "iB") || !strcmp(end, "B")))
 		end += strlen(end);
-	if (*end || v == 0 || v > (UINT64_MAX >> shift))
+	if (*end || (v == 0 && !zero_ok) || v > (UINT64_MAX >> shift))
 		return -1;
 	*out = (uint64_t)v << shift;
 	return 0;
@@ -167,7 +177,7 @@ static int parse_args(int argc, char **argv)
 				return bad_value("--threads", optarg, "1 to 1024");
 			break;
 		case 's':
-			if (parse_size(optarg, &env.size))
+			if (parse_size(optarg, false, &env.size))
 				return bad_value("--size", optarg, "a size like 600M");
 			break;
 		case 'm':
@@ -180,7 +190,7 @@ static int parse_args(int argc, char **argv)
 			env.file = optarg;
 			break;
 		case 'b':
-			if (parse_size(optarg, &env.block))
+			if (parse_size(optarg, false, &env.block))
 				return bad_value("--block", optarg, "a size like 64K");
 			break;
 		case OPT_TOUCH:
@@ -197,10 +207,15 @@ static int parse_args(int argc, char **argv)
 				return bad_value("--arena-max", optarg, "a positive number");
 			break;
 		case OPT_MMAP_THRESHOLD:
-			if (parse_size(optarg, &u) || u > MMAP_THRESHOLD_MAX)
+			if (parse_size(optarg, true, &u) || u > MMAP_THRESHOLD_MAX)
 				return bad_value("--mmap-threshold", optarg,
-						 "1 to 32M (glibc's maximum)");
+						 "0 to 32M (glibc's maximum)");
 			env.mmap_threshold = (long)u;
+			break;
+		case OPT_TOP_PAD:
+			if (parse_size(optarg, true, &u) || u > TOP_PAD_MAX)
+				return bad_value("--top-pad", optarg, "0 to 1G");
+			env.top_pad = (long)u;
 			break;
 		case OPT_SWEEP:
 		case OPT_COMPARE:
@@ -266,7 +281,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	plan_warnings(cfgs, ncfg);
-	err = plan_check_memory(cfgs, ncfg) || set_malloc_knobs();
+	err = plan_check_memory(cfgs, ncfg);
 	if (err)
 		goto cleanup;
 

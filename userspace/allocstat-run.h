@@ -50,6 +50,7 @@ struct env {
 	int repeat;			/* 0 until parsed: 3 for --compare, else 1 */
 	int arena_max;			/* 0: glibc default */
 	long mmap_threshold;		/* -1: glibc default */
+	long top_pad;			/* -1: glibc default */
 	enum mode mode;
 	bool json;
 	bool quiet;
@@ -66,6 +67,7 @@ struct config {
 	enum method method;
 	uint64_t block;			/* 0: one block */
 	int threads;
+	uint64_t top_pad;		/* M_TOP_PAD; 0: as --top-pad says */
 };
 
 #define MAX_CONFIGS 64
@@ -151,7 +153,8 @@ void plan_summarize(struct run *runs, int nruns, int ncfg, struct run **best);
 bool plan_uses_file(const struct config *cfgs, int n);
 uint64_t run_footprint(const struct config *c);
 int plan_check_memory(const struct config *cfgs, int n);
-int set_malloc_knobs(void);
+int set_malloc_knobs(const struct config *c);
+long config_top_pad(const struct config *c);
 uint64_t run_mappings(const struct config *c);
 void plan_warnings(const struct config *cfgs, int n);
 void plan_map_count_hint(const struct config *c);

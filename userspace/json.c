@@ -6,13 +6,14 @@
  * {
  *   "schema": "allocstat-run/1",
  *   "config": { "mode", "threads", "size", "method", "block", "touch",
- *               "repeat", "arena_max", "mmap_threshold", "file",
+ *               "repeat", "arena_max", "mmap_threshold", "top_pad",
+ *               "glibc_tunables", "file",
  *               "page_size", "cpus", "thp", "memory_estimate", "pmd_size",
  *               "pmd_size_guessed" },
  *   "warnings": [ string ],
  *   "module": { "loaded", "path", "reason", "version", "kernel", "hooks",
  *               "dropped", "missed" },
- *   "runs": [ { "label", "method", "block", "threads", "rep", "median",
+ *   "runs": [ { "label", "method", "block", "top_pad", "threads", "rep", "median",
  *               "wall_ns", "max_rss", "counters",
  *               "breakdown": { "thread_ns", "cpu_ns", "zero_ns", "fault_ns",
  *                              "lock_wait_ns", "cpu_wait_ns", "other_ns",
@@ -28,6 +29,7 @@
  *                  "wall_max_ns", "within_spread" } ] or null
  * }
  */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,6 +60,15 @@ static void ju64(FILE *out, const char *key, uint64_t v, bool comma)
 	fprintf(out, "\"%s\": %llu%s", key, (unsigned long long)v, comma ? ", " : "");
 }
 
+/* "key": v, or "key": null when v is negative (not set) */
+static void jlong(FILE *out, const char *key, long v)
+{
+	if (v >= 0)
+		fprintf(out, "\"%s\": %ld, ", key, v);
+	else
+		fprintf(out, "\"%s\": null, ", key);
+}
+
 static void config_json(FILE *out, const struct module_info *mi)
 {
 	static const char *const modes[] = { "single", "sweep", "compare" };
@@ -73,10 +84,11 @@ static void config_json(FILE *out, const struct module_info *mi)
 		fprintf(out, "\"arena_max\": %d, ", env.arena_max);
 	else
 		fputs("\"arena_max\": null, ", out);
-	if (env.mmap_threshold >= 0)
-		fprintf(out, "\"mmap_threshold\": %ld, ", env.mmap_threshold);
-	else
-		fputs("\"mmap_threshold\": null, ", out);
+	jlong(out, "mmap_threshold", env.mmap_threshold);
+	jlong(out, "top_pad", env.top_pad);
+	fputs("\"glibc_tunables\": ", out);
+	jstr(out, getenv("GLIBC_TUNABLES"));
+	fputs(", ", out);
 	fputs("\"file\": ", out);
 	jstr(out, env.file);
 	fprintf(out, ", \"page_size\": %ld, \"cpus\": %d, \"thp\": %s, ",
@@ -154,6 +166,7 @@ static void run_json(FILE *out, const struct run *r, bool median)
 	jstr(out, config_label(&r->cfg, label, sizeof(label)));
 	fprintf(out, ", \"method\": \"%s\", ", method_names[r->cfg.method]);
 	ju64(out, "block", r->cfg.block, true);
+	jlong(out, "top_pad", config_top_pad(&r->cfg));
 	fprintf(out, "\"threads\": %d, \"rep\": %d, \"median\": %s, ", r->cfg.threads,
 		r->rep, median ? "true" : "false");
 	ju64(out, "wall_ns", r->wall_ns, true);

@@ -5,6 +5,7 @@
  * the order of the runs, the summary of each configuration's repetitions,
  * and the memory check made before anything is allocated.
  */
+#include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,6 +15,10 @@
 #include "allocstat-run.h"
 
 #define COMPARE_BLOCK (64 * 1024ULL)
+/* --compare's arena-growth fix: a whole 64 MiB heap at once */
+#define COMPARE_TOP_PAD (64 * MIB)
+/* glibc's largest dynamic mmap threshold on 64-bit: DEFAULT_MMAP_THRESHOLD_MAX */
+#define MMAP_THRESHOLD_DYNAMIC_MAX (32 * MIB)
 
 struct env env = {
 	.threads = 8,
@@ -24,6 +29,7 @@ struct env env = {
 	.repeat = 0,
 	.arena_max = 0,
 	.mmap_threshold = -1,
+	.top_pad = -1,
 	.mode = MODE_SINGLE,
 };
 
@@ -66,21 +72,27 @@ int plan_configs(struct config *cfgs)
 
 	switch (env.mode) {
 	case MODE_SINGLE:
-		cfgs[n++] = (struct config){ env.method, env.block, env.threads };
+		cfgs[n++] = (struct config){ .method = env.method, .block = env.block,
+					     .threads = env.threads };
 		break;
 	case MODE_SWEEP:
 		for (int t = 1; ; t *= 2) {
 			if (t > env.threads)
 				t = env.threads;
-			cfgs[n++] = (struct config){ env.method, env.block, t };
+			cfgs[n++] = (struct config){ .method = env.method, .block = env.block,
+						     .threads = t };
 			if (t == env.threads)
 				break;
 		}
 		break;
 	case MODE_COMPARE:
 		for (int m = 0; m < NR_METHODS; m++)
-			cfgs[n++] = (struct config){ m, env.block, env.threads };
-		cfgs[n++] = (struct config){ METHOD_MALLOC, COMPARE_BLOCK, env.threads };
+			cfgs[n++] = (struct config){ .method = m, .block = env.block,
+						     .threads = env.threads };
+		cfgs[n++] = (struct config){ .method = METHOD_MALLOC, .block = COMPARE_BLOCK,
+					     .threads = env.threads };
+		cfgs[n++] = (struct config){ .method = METHOD_MALLOC, .block = COMPARE_BLOCK,
+					     .threads = env.threads, .top_pad = COMPARE_TOP_PAD };
 		break;
 	}
 	return n;
@@ -237,11 +249,86 @@ uint64_t run_mappings(const struct config *c)
 	}
 }
 
+/* glibc.malloc.mmap_threshold=N of $GLIBC_TUNABLES, or -1 */
+static long tunable_mmap_threshold(void)
+{
+	static const char name[] = "glibc.malloc.mmap_threshold=";
+	const char *t = getenv("GLIBC_TUNABLES");
+	unsigned long long v;
+	char *end;
+
+	for (const char *p = t; p && *p; p = strchr(p, ':') ? strchr(p, ':') + 1 : NULL) {
+		if (strncmp(p, name, sizeof(name) - 1))
+			continue;
+		errno = 0;
+		v = strtoull(p + sizeof(name) - 1, &end, 0);
+		if (!errno && (*end == ':' || !*end) && v <= MMAP_THRESHOLD_DYNAMIC_MAX)
+			return (long)v;
+	}
+	return -1;
+}
+
+/*
+ * glibc's knobs act on its arenas (--arena-max, --top-pad) or decide which
+ * blocks go there (--mmap-threshold).  A block at or above the mmap
+ * threshold is mmapped on its own and never touches an arena.  Without a
+ * set threshold, glibc starts at 128 KiB and raises it, up to 32 MiB, to
+ * the size of an mmapped block that is freed: a block of 32 MiB or more is
+ * always mmapped, a smaller one may come from an arena after a while.
+ */
+static void knob_warnings(const struct config *cfgs, int n)
+{
+	long threshold = env.mmap_threshold, tunable = tunable_mmap_threshold();
+	bool any_malloc = false, any_arena = false, any_below_max = false;
+	const char *arena_knob = env.arena_max ? "--arena-max" :
+				 env.top_pad >= 0 ? "--top-pad" : NULL;
+	char b[32], t[32];
+	uint64_t smallest = UINT64_MAX;
+
+	if (threshold < 0)
+		threshold = tunable;
+	for (int i = 0; i < n; i++) {
+		uint64_t block = config_block(&cfgs[i]);
+		/* the last block of a thread holds the remainder */
+		uint64_t last = env.size - (config_blocks(&cfgs[i]) - 1) * block;
+
+		if (cfgs[i].method != METHOD_MALLOC && cfgs[i].method != METHOD_FILE)
+			continue;
+		any_malloc = true;
+		if (last < smallest)
+			smallest = last;
+		any_arena |= threshold >= 0 ? last < (uint64_t)threshold
+					    : last < MMAP_THRESHOLD_DYNAMIC_MAX;
+		any_below_max |= last < MMAP_THRESHOLD_DYNAMIC_MAX;
+	}
+	if (!any_malloc) {
+		if (arena_knob || env.mmap_threshold >= 0)
+			warn("%s has no effect: glibc's knobs are only for --method malloc and file",
+			     arena_knob ? arena_knob : "--mmap-threshold");
+		return;
+	}
+	format_size(smallest, b, sizeof(b));
+	if (arena_knob && !any_arena) {
+		if (threshold >= 0)
+			format_size((uint64_t)threshold, t, sizeof(t));
+		warn("%s has no effect: every block (%s or more) is at or above glibc's mmap "
+		     "threshold (%s%s), so malloc() mmaps each one on its own and no arena is used",
+		     arena_knob, b, threshold >= 0 ? t : "at most 32MiB",
+		     env.mmap_threshold >= 0 ? ", --mmap-threshold" :
+		     threshold >= 0 ? ", from GLIBC_TUNABLES" : "");
+	}
+	if (env.mmap_threshold >= 0 && !any_below_max)
+		warn("--mmap-threshold has no effect: every block (%s or more) is above the "
+		     "largest threshold glibc allows (32MiB) and is mmapped anyway", b);
+}
+
 /* say what will not work as the options suggest, before the runs */
 void plan_warnings(const struct config *cfgs, int n)
 {
 	bool thp = false;
 	char b[32], p[32];
+
+	knob_warnings(cfgs, n);
 
 	env.pmd_size = thp_pmd_size(NULL, &env.pmd_size_guessed);
 	format_size(env.pmd_size, p, sizeof(p));
@@ -316,8 +403,16 @@ int plan_check_memory(const struct config *cfgs, int n)
 	return -1;
 }
 
-int set_malloc_knobs(void)
+long config_top_pad(const struct config *c)
 {
+	return c->top_pad ? (long)c->top_pad : env.top_pad;
+}
+
+/* in the run's process, before its threads start */
+int set_malloc_knobs(const struct config *c)
+{
+	long top_pad = config_top_pad(c);
+
 	if (env.arena_max && !mallopt(M_ARENA_MAX, env.arena_max)) {
 		fprintf(stderr, "allocstat-run: mallopt(M_ARENA_MAX, %d) failed\n",
 			env.arena_max);
@@ -327,6 +422,10 @@ int set_malloc_knobs(void)
 	    !mallopt(M_MMAP_THRESHOLD, (int)env.mmap_threshold)) {
 		fprintf(stderr, "allocstat-run: mallopt(M_MMAP_THRESHOLD, %ld) failed\n",
 			env.mmap_threshold);
+		return -1;
+	}
+	if (top_pad >= 0 && !mallopt(M_TOP_PAD, (int)top_pad)) {
+		fprintf(stderr, "allocstat-run: mallopt(M_TOP_PAD, %ld) failed\n", top_pad);
 		return -1;
 	}
 	return 0;

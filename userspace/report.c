@@ -293,13 +293,16 @@ void report_compare(FILE *out, struct run **best, int n)
 {
 	char size[32], label[48], range[48], rank[16];
 	bool within[MAX_CONFIGS], any = false;
-	int order[MAX_CONFIGS];
+	int order[MAX_CONFIGS], width = (int)strlen("configuration");
 
 	format_size(env.size, size, sizeof(size));
 	compare_order(best, n, order, within);
+	for (int k = 0; k < n; k++)
+		if ((int)strlen(config_label(&best[k]->cfg, label, sizeof(label))) > width)
+			width = (int)strlen(label);
 	fprintf(out, "allocstat-run --compare: %d threads x %s, touch %s, median of %d, fastest first\n",
 		best[0]->cfg.threads, size, touch_names[env.touch], env.repeat);
-	fprintf(out, "%5s %-14s %9s %17s %13s %10s", "rank", "method", "wall_s",
+	fprintf(out, "%5s %-*s %9s %17s %13s %10s", "rank", width, "configuration", "wall_s",
 		"wall_min-max_s", "per_thread_ms", "faults/thr");
 	breakdown_header(out);
 	fputc('\n', out);
@@ -312,7 +315,7 @@ void report_compare(FILE *out, struct run **best, int n)
 		snprintf(range, sizeof(range), "%.3f-%.3f", (double)r->wall_min_ns / 1e9,
 			 (double)r->wall_max_ns / 1e9);
 		snprintf(rank, sizeof(rank), "%s%d", within[k] ? "~" : "", k + 1);
-		fprintf(out, "%5s %-14s %9.3f %17s %13.1f %10llu", rank,
+		fprintf(out, "%5s %-*s %9.3f %17s %13.1f %10llu", rank, width,
 			config_label(&r->cfg, label, sizeof(label)),
 			(double)r->wall_ns / 1e9, range, per_thread_ms(r),
 			(unsigned long long)(faults / (uint64_t)r->cfg.threads));

@@ -87,6 +87,7 @@ int svg_write(const char *path, struct run **best, int n)
 	for (int i = 0; i < n; i++) {
 		const struct run *r = best[i];
 		int x = LEFT + i * STEP + (STEP - BAR_W) / 2;
+		char *comma;
 		double y = TOP + PLOT_H;
 
 		for (int p = 0; p < NR_PARTS; p++) {
@@ -108,14 +109,21 @@ int svg_write(const char *path, struct run **best, int n)
 			snprintf(label, sizeof(label), "%d thr", r->cfg.threads);
 		else
 			config_label(&r->cfg, label, sizeof(label));
+		/* "malloc/64KiB,top_pad=64MiB" on two lines */
+		comma = strchr(label, ',');
+		if (comma)
+			*comma++ = '\0';
 		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
 			x + BAR_W / 2, TOP + PLOT_H + 18, label);
+		if (comma)
+			fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
+				x + BAR_W / 2, TOP + PLOT_H + 32, comma);
 	}
 	fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#000\"/>\n",
 		LEFT, TOP + PLOT_H, LEFT + n * STEP, TOP + PLOT_H);
 
 	for (int p = 0; p < NR_PARTS; p++) {
-		int y = TOP + PLOT_H + 44 + p * 18;
+		int y = TOP + PLOT_H + 50 + p * 18;
 
 		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
 			"<text x=\"%d\" y=\"%d\">%s</text>\n", LEFT, y, parts[p].color,

@@ -75,11 +75,17 @@ const char *config_label(const struct config *c, char *buf, size_t len)
 {
 	char sz[32];
 
+	int n;
+
 	if (!c->block) {
-		snprintf(buf, len, "%s", method_names[c->method]);
+		n = snprintf(buf, len, "%s", method_names[c->method]);
 	} else {
 		format_size(c->block, sz, sizeof(sz));
-		snprintf(buf, len, "%s/%s", method_names[c->method], sz);
+		n = snprintf(buf, len, "%s/%s", method_names[c->method], sz);
+	}
+	if (c->top_pad && n > 0 && (size_t)n < len) {
+		format_size(c->top_pad, sz, sizeof(sz));
+		snprintf(buf + n, len - (size_t)n, ",top_pad=%s", sz);
 	}
 	return buf;
 }
@@ -442,7 +448,7 @@ int run_workload(struct run *r, const struct module_info *mi, int index,
 		return -1;
 	}
 	if (pid == 0)
-		_exit(run_threads(shared, mi, index, total) ? 1 : 0);
+		_exit(set_malloc_knobs(&r->cfg) || run_threads(shared, mi, index, total) ? 1 : 0);
 	while (wait4(pid, &status, 0, &ru) < 0) {
 		if (errno != EINTR) {
 			fprintf(stderr, "allocstat-run: wait4: %s\n", strerror(errno));

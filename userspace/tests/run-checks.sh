@@ -62,7 +62,8 @@ check "--help exits 0 and shows EXAMPLES" \
 for bad in "--bogus" "-t 0" "-t 2x" "-t 1025" "-s 12Q" "-s 0" "-s -5M" \
 	   "-s 99999999999999999999" "-m nope" "--touch x" "-r 0" \
 	   "--sweep --compare" "-s 1M -b 2M" "--arena-max 0" \
-	   "--mmap-threshold 64M" "-f /etc/passwd" "extra"; do
+	   "--mmap-threshold 64M" "--mmap-threshold -1" "--top-pad 2G" "--top-pad 1x" \
+	   "-f /etc/passwd" "extra"; do
 	# shellcheck disable=SC2086
 	run $bad
 	check "bad usage '$bad' exits 2 with the usage text" \
@@ -221,6 +222,68 @@ else
 	skip "thp blocks beyond max_map_count" "vm.max_map_count is ${maps:-unreadable}: the run would need more than 1 GiB"
 fi
 
+# glibc's knobs: silent no-ops are warned about
+# knob ARGS: run -t 1 -q ARGS, "warned" if a knob's warning is on stderr
+knob() {
+	run -t 1 -q "$@"
+	diag "$* -> exit $rc: $(cat "$TMP/err")"
+	if [ $rc -ne 0 ]; then echo "exit $rc"; elif grep -q 'warning: --' "$TMP/err"; then echo warned; else echo quiet; fi
+}
+check "--arena-max with one 64 MiB block (above 32 MiB, always mmapped): warned" \
+	test "$(knob -s 64M --arena-max 2)" = warned -a -n "$(grep 'arena-max has no effect' "$TMP/err")"
+check "--top-pad with 1 MiB blocks at --mmap-threshold 1M: warned" \
+	test "$(knob -s 4M -b 1M --mmap-threshold 1M --top-pad 1M)" = warned -a -n "$(grep 'top-pad has no effect' "$TMP/err")"
+check "--mmap-threshold 1M with one 64 MiB block (above any threshold): warned" \
+	test "$(knob -s 64M --mmap-threshold 1M)" = warned -a -n "$(grep 'mmap-threshold has no effect' "$TMP/err")"
+check "--arena-max with --method mmap: warned (malloc and file only)" \
+	test "$(knob -s 4M -m mmap --arena-max 2)" = warned -a -n "$(grep 'only for --method malloc and file' "$TMP/err")"
+check "--arena-max with 64 KiB blocks (arena chunks): no warning" \
+	test "$(knob -s 4M -b 64K --arena-max 2)" = quiet
+check "--arena-max with 1 MiB blocks (glibc may raise its threshold past them): no warning" \
+	test "$(knob -s 4M -b 1M --arena-max 2)" = quiet
+check "--mmap-threshold 0 is accepted (every block mmapped)" \
+	test "$(knob -s 1M -b 64K --mmap-threshold 0)" = quiet
+
+env -u GLIBC_TUNABLES "$RUN" -t 1 -s 1M -q --json > "$TMP/out" 2> "$TMP/err"
+GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536 run -t 1 -s 1M -b 64K --arena-max 2 --top-pad 1M -q --json
+python3 - "$TMP/out" "$TMP/err" > "$TMP/py" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["config"]
+print("glibc_tunables %r, top_pad %r, warnings %r" % (c["glibc_tunables"], c["top_pad"], d["warnings"]))
+assert c["glibc_tunables"] == "glibc.malloc.mmap_threshold=65536", c
+assert c["top_pad"] == 1 << 20 and c["arena_max"] == 2, c
+assert any("arena-max has no effect" in w and "GLIBC_TUNABLES" in w for w in d["warnings"]), d["warnings"]
+PY
+pyrc=$?
+diag "$(cat "$TMP/py")"
+check "JSON: GLIBC_TUNABLES recorded, its mmap_threshold taken into account; --top-pad recorded" \
+	test $rc -eq 0 -a $pyrc -eq 0 \
+	-a "$(env -u GLIBC_TUNABLES "$RUN" -t 1 -s 1M -q --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["config"]["glibc_tunables"])')" = None
+
+# --top-pad: arena heaps made whole at once instead of mprotect()ed page by page
+if command -v strace > /dev/null; then
+	counts=
+	rcs=
+	for pad in "" "--top-pad 64M"; do
+		# shellcheck disable=SC2086
+		strace -f -c -e trace=mprotect -o "$TMP/strace" "$RUN" -t 2 -s 64M -b 64K -q $pad \
+			> /dev/null 2> "$TMP/err"
+		rcs="$rcs $?"
+		counts="$counts $(awk '$NF == "mprotect" { print $4 }' "$TMP/strace")"
+	done
+	read -r plain padded <<< "$counts"
+	diag "mprotect calls, -t 2 -s 64M -b 64K: ${plain:-none} without --top-pad, ${padded:-none} with --top-pad 64M (exit statuses$rcs)"
+	if [ -z "$plain" ] && grep -q -i 'ptrace\|permission' "$TMP/err" "$TMP/strace"; then
+		skip "--top-pad 64M: mprotect calls" "strace cannot trace here: $(head -n 1 "$TMP/strace")"
+	else
+		check "--top-pad 64M: mprotect calls drop from >= 1000 to <= 50 (-t 2 -s 64M -b 64K)" \
+			test "$rcs" = " 0 0" -a "${plain:-0}" -ge 1000 -a -n "$padded" -a "${padded:-999}" -le 50
+	fi
+else
+	skip "--top-pad 64M: mprotect calls" "strace is not installed (apt-get install strace)"
+fi
+
 head -c 1048576 /dev/zero > "$TMP/small"
 run -t 1 -s 4M -m file -f "$TMP/small"
 diag "$(cat "$TMP/err")"
@@ -247,9 +310,10 @@ check "--sweep -t 3: 1, 2, 3 threads in JSON, SVG written" test $rc -eq 0 -a $py
 
 run -t 2 -s 4M --compare --svg "$TMP/compare.svg"
 diag "$(cat "$TMP/out")"
-check "--compare: 7 ranked configurations, SVG with 7 bars" \
-	test $rc -eq 0 -a "$(grep -cE '^ +~?[1-7] ' "$TMP/out")" -eq 7 \
-	-a "$(grep -cE '>[0-9.]+ s</text>' "$TMP/compare.svg")" -eq 7
+check "--compare: 8 ranked configurations (malloc/64KiB,top_pad=64MiB among them), SVG with 8 bars" \
+	test $rc -eq 0 -a "$(grep -cE '^ +~?[1-8] ' "$TMP/out")" -eq 8 \
+	-a -n "$(grep -E '^ +~?[1-8] malloc/64KiB,top_pad=64MiB ' "$TMP/out")" \
+	-a "$(grep -cE '>[0-9.]+ s</text>' "$TMP/compare.svg")" -eq 8
 
 # the order of the runs, from the JSON (runs[] in the order they ran)
 run -t 1 -s 2M --compare --json -q

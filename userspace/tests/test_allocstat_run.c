@@ -23,7 +23,7 @@ static void fixture(struct run *runs, const uint64_t (*walls)[3], int ncfg,
 		    struct thread_result *thr)
 {
 	struct config cfgs[3] = {
-		{ METHOD_MALLOC, 0, 1 }, { METHOD_MMAP, 0, 1 }, { METHOD_NOTHP, 0, 1 },
+		{ .method = METHOD_MALLOC, .block = 0, .threads = 1 }, { .method = METHOD_MMAP, .block = 0, .threads = 1 }, { .method = METHOD_NOTHP, .block = 0, .threads = 1 },
 	};
 
 	plan_runs(cfgs, ncfg, 3, runs);
@@ -37,7 +37,7 @@ static void fixture(struct run *runs, const uint64_t (*walls)[3], int ncfg,
 static void test_order(void)
 {
 	struct config cfgs[3] = {
-		{ METHOD_MALLOC, 0, 2 }, { METHOD_MMAP, 0, 2 }, { METHOD_THP, 0, 2 },
+		{ .method = METHOD_MALLOC, .block = 0, .threads = 2 }, { .method = METHOD_MMAP, .block = 0, .threads = 2 }, { .method = METHOD_THP, .block = 0, .threads = 2 },
 	};
 	struct run runs[6];
 	char got[64] = "";
@@ -160,19 +160,19 @@ static void test_footprint(void)
 
 	env.size = payload;
 	env.mmap_threshold = -1;
-	f16 = run_footprint(&(struct config){ METHOD_MALLOC, 16, 1 });
+	f16 = run_footprint(&(struct config){ .method = METHOD_MALLOC, .block = 16, .threads = 1 });
 	diag("-t 1 -s 32M -b 16: %llu bytes (%.2f x the payload)",
 	     (unsigned long long)f16, (double)f16 / (double)payload);
 	result(f16 >= 2 * payload,
 	       "malloc -b 16: the estimate is at least 2 x the payload (chunk headers, bookkeeping)");
 
-	f4k = run_footprint(&(struct config){ METHOD_MMAP, 100, 2 });
+	f4k = run_footprint(&(struct config){ .method = METHOD_MMAP, .block = 100, .threads = 2 });
 	diag("mmap -t 2 -s 32M -b 100: %llu bytes", (unsigned long long)f4k);
 	result(f4k >= 2 * (payload / 100) * 4096,
 	       "mmap -b 100: every block takes at least a page");
 
-	one = run_footprint(&(struct config){ METHOD_MALLOC, 0, 1 });
-	mm = run_footprint(&(struct config){ METHOD_NOTHP, 0, 4 });
+	one = run_footprint(&(struct config){ .method = METHOD_MALLOC, .block = 0, .threads = 1 });
+	mm = run_footprint(&(struct config){ .method = METHOD_NOTHP, .block = 0, .threads = 4 });
 	diag("one block: malloc x 1 %llu, nothp x 4 %llu bytes", (unsigned long long)one,
 	     (unsigned long long)mm);
 	result(one >= payload && one <= payload + payload / 256 + 3 * MIB &&
@@ -180,7 +180,7 @@ static void test_footprint(void)
 	       "one large block: the payload, its page tables and at most 3 MiB for the process");
 
 	env.mmap_threshold = 0;
-	f16 = run_footprint(&(struct config){ METHOD_MALLOC, 16, 1 });
+	f16 = run_footprint(&(struct config){ .method = METHOD_MALLOC, .block = 16, .threads = 1 });
 	diag("--mmap-threshold 0 -b 16: %llu bytes", (unsigned long long)f16);
 	result(f16 >= 65536ULL * 4096,
 	       "--mmap-threshold 0 -b 16: glibc's first 65536 blocks get a page each (M_MMAP_MAX)");
