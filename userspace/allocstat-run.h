@@ -164,7 +164,7 @@ extern int nr_warnings;
 
 /* proc.c: /proc/allocstat, /proc/meminfo, THP */
 int module_probe(struct module_info *mi);
-int snapshot(struct allocstat_table *t);
+int snapshot(struct allocstat_table *t, int index);
 void apply_deltas(struct run *r, const struct allocstat_table *before,
 		  const struct allocstat_table *after);
 int mem_available(uint64_t *bytes);

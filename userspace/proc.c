@@ -44,14 +44,30 @@ int module_probe(struct module_info *mi)
 	return ret;
 }
 
-int snapshot(struct allocstat_table *t)
+/*
+ * A snapshot for run index (from 0).  When it fails, one line says so:
+ * with --require-module the run fails, else it is reported without the
+ * module's counters.  A table that parsed but lost its last line, or whose
+ * tasks= differs from its rows, is used, with a note.
+ */
+int snapshot(struct allocstat_table *t, int index)
 {
-	char err[200];
+	char err[200], why[200];
+	const char *problem;
+	int ret = allocstat_read(NULL, t, err, sizeof(err));
 
-	if (allocstat_read(NULL, t, err, sizeof(err))) {
-		fprintf(stderr, "allocstat-run: %s\n", err);
+	if (ret) {
+		fprintf(stderr, "allocstat-run: run %d: %s%s%s%s%s\n", index + 1,
+			ret == -EINVAL ? "cannot parse " : "",
+			ret == -EINVAL ? allocstat_path() : "", ret == -EINVAL ? ": " : "", err,
+			env.require_module ? "" : "; this run is reported without the module's counters");
+		allocstat_table_free(t);
 		return -1;
 	}
+	problem = allocstat_table_problem(t, why, sizeof(why));
+	if (problem)
+		fprintf(stderr, "allocstat-run: note: run %d: %s: %s\n", index + 1,
+			allocstat_path(), problem);
 	return 0;
 }
 

@@ -339,6 +339,7 @@ static int run_threads(struct run *r, const struct module_info *mi, int index,
 	struct allocstat_table before = { 0 }, after = { 0 };
 	int n = r->cfg.threads, started = 0, err = 0;
 	struct thread_arg *args;
+	bool counters;
 	pthread_t *tids;
 	uint64_t start;
 
@@ -370,9 +371,13 @@ static int run_threads(struct run *r, const struct module_info *mi, int index,
 	while (gate.ready < started)
 		pthread_cond_wait(&gate.cond, &gate.lock);
 	pthread_mutex_unlock(&gate.lock);
-	if (!err && mi->loaded && snapshot(&before)) {
-		abort_run = 1;
-		err = -1;
+	counters = mi->loaded && !err;
+	if (counters && snapshot(&before, index)) {
+		counters = false;
+		if (env.require_module) {
+			abort_run = 1;
+			err = -1;
+		}
 	}
 	start = clock_ns(CLOCK_MONOTONIC);
 	pthread_mutex_lock(&gate.lock);
@@ -398,11 +403,11 @@ static int run_threads(struct run *r, const struct module_info *mi, int index,
 		if (args[i].end_ns > start && args[i].end_ns - start > r->wall_ns)
 			r->wall_ns = args[i].end_ns - start;
 	}
-	if (!err && mi->loaded) {
-		if (snapshot(&after))
-			err = -1;
-		else
+	if (!err && counters) {
+		if (!snapshot(&after, index))
 			apply_deltas(r, &before, &after);
+		else if (env.require_module)
+			err = -1;
 	}
 	allocstat_table_free(&before);
 	allocstat_table_free(&after);

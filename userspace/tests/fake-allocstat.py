@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 """A stand-in for /proc/allocstat, for host tests of allocstat-run.
 
-Usage: fake-allocstat.py FIFO
+Usage: fake-allocstat.py FIFO [--fail-from N] [--tasks-off-by N]
 
-Serves the FIFO forever (each open gets one snapshot).  Every thread of a
+Serves the FIFO forever (each open gets one snapshot).  --fail-from N:
+from the Nth open on (0: the first), serve text that does not parse.
+--tasks-off-by N: tasks= in the header is N more than the rows.  Every thread of a
 process named allocstat-run gets a row: while the thread is alive its
 counters are BASE; once it is gone it is shown as exited with BASE + DELTA.
 Before each such row comes an older exited row with the same tid and huge
@@ -34,7 +36,7 @@ def row(tid, tgid, comm, state, vals):
     return " ".join([str(tid), str(tgid), comm, state] + cells + ["7"])
 
 
-def snapshot(seen):
+def snapshot(seen, tasks_off=0):
     alive = {}
     for pid in driver_pids():
         try:
@@ -53,7 +55,7 @@ def snapshot(seen):
             done = {c: BASE[c] + DELTA.get(c, 0) for c in COLS}
             rows.append(row(tid, tgid, "allocstat-w", "exited", done))
     head = (f"# allocstat 0.2.0 kernel=fake hooks=faults,zeroing,mmap_lock "
-            f"tasks={len(rows)} dropped=0 recycled=0 missed=0\n"
+            f"tasks={len(rows) + tasks_off} dropped=0 recycled=0 missed=0\n"
             "tid tgid comm state " + " ".join(COLS) + " future_column\n")
     return head + "".join(r + "\n" for r in rows)
 
@@ -88,6 +90,10 @@ def driver_pids():
 
 def main():
     fifo = os.path.realpath(sys.argv[1])
+    opts = dict(zip(sys.argv[2::2], map(int, sys.argv[3::2])))
+    fail_from = opts.get("--fail-from", -1)
+    tasks_off = opts.get("--tasks-off-by", 0)
+    served = 0
     seen = {}
     while True:
         try:
@@ -98,7 +104,11 @@ def main():
                 deadline = time.monotonic() + 5
                 while not reader_holds(fifo) and time.monotonic() < deadline:
                     time.sleep(0.0005)
-                f.write(snapshot(seen))
+                if 0 <= fail_from <= served:
+                    f.write("tid tgid comm state\n")   # no title line
+                else:
+                    f.write(snapshot(seen, tasks_off))
+                served += 1
         except BrokenPipeError:
             pass
         while reader_holds(fifo):

@@ -184,6 +184,39 @@ kill "$FAKE_PID" 2>/dev/null
 wait "$FAKE_PID" 2>/dev/null
 FAKE_PID=
 
+# fake ARGS...: serve $TMP/fifo with tests/fake-allocstat.py ARGS (a new one)
+fake() {
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
+	python3 tests/fake-allocstat.py "$TMP/fifo" "$@" &
+	FAKE_PID=$!
+}
+
+# a snapshot that fails after the first read: no module columns, a note
+for at in 1:before 2:after; do
+	fake --fail-from "${at%%:*}"
+	ALLOCSTAT_PROC=$TMP/fifo run -t 2 -s 8M -m nothp
+	diag "$(cat "$TMP/err")"
+	check "snapshot ${at#*:} the run fails: exit 0, one line on stderr, report without module columns" \
+		test $rc -eq 0 -a "$(wc -l < "$TMP/err")" -eq 1 \
+		-a -n "$(grep 'without the module.s counters' "$TMP/err")" \
+		-a -n "$(grep '^thr .* minflt$' "$TMP/out")" -a -n "$(grep 'where the time went' "$TMP/out")"
+	fake --fail-from "${at%%:*}"
+	ALLOCSTAT_PROC=$TMP/fifo run -t 2 -s 8M -m nothp --require-module
+	check "snapshot ${at#*:} the run fails with --require-module: exit 1, no report" \
+		test $rc -eq 1 -a ! -s "$TMP/out" -a -n "$(grep 'cannot parse\|missing' "$TMP/err")"
+done
+
+# tasks= that does not match the rows: reported, the counters still used
+fake --tasks-off-by 2
+ALLOCSTAT_PROC=$TMP/fifo run -t 2 -s 8M -m nothp --require-module
+diag "$(cat "$TMP/err")"
+check "tasks= off by 2 from the rows: a note names both, the counters are shown" \
+	test $rc -eq 0 -a -n "$(grep 'note: .*tasks=[0-9]* in the header, [0-9]* rows read' "$TMP/err")" \
+	-a "$(awk '$1 ~ /^[0-9]+$/ && $7 == 5000' "$TMP/out" | wc -l)" -eq 2
+kill "$FAKE_PID" 2>/dev/null
+wait "$FAKE_PID" 2>/dev/null
+FAKE_PID=
+
 # ---- methods, touch modes, modes ----
 export ALLOCSTAT_PROC=/nonexistent
 for m in malloc mmap populate thp nothp file; do
