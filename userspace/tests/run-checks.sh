@@ -146,9 +146,18 @@ check "malformed /proc/allocstat (no title line) with --require-module: exit 1" 
 	test $rc -eq 1 -a -n "$(grep 'cannot parse' "$TMP/err")"
 
 # ---- with a fake module (FIFO served by tests/fake-allocstat.py) ----
+fake_stop() {
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
+	FAKE_PID=
+}
+# fake ARGS...: serve $TMP/fifo with a new tests/fake-allocstat.py ARGS
+fake() {
+	fake_stop
+	python3 tests/fake-allocstat.py "$TMP/fifo" "$@" &
+	FAKE_PID=$!
+}
 mkfifo "$TMP/fifo"
-python3 tests/fake-allocstat.py "$TMP/fifo" &
-FAKE_PID=$!
+fake
 ALLOCSTAT_PROC=$TMP/fifo run -t 3 -s 8M -m nothp --json --require-module
 cp "$TMP/out" "$TMP/fake.json"
 python3 - "$TMP/fake.json" > "$TMP/py" 2>&1 <<'PY'
@@ -180,16 +189,6 @@ diag "$(cat "$TMP/out" "$TMP/err")"
 check "fake module: text report has counters and 'where the time went'" \
 	test $rc -eq 0 -a -n "$(grep 'where the time went' "$TMP/out")" \
 	-a "$(awk '$1 ~ /^[0-9]+$/ && $7 == 5000 && $9 == 4000' "$TMP/out" | wc -l)" -eq 2
-kill "$FAKE_PID" 2>/dev/null
-wait "$FAKE_PID" 2>/dev/null
-FAKE_PID=
-
-# fake ARGS...: serve $TMP/fifo with tests/fake-allocstat.py ARGS (a new one)
-fake() {
-	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
-	python3 tests/fake-allocstat.py "$TMP/fifo" "$@" &
-	FAKE_PID=$!
-}
 
 # a snapshot that fails after the first read: no module columns, a note
 for at in 1:before 2:after; do
@@ -213,9 +212,7 @@ diag "$(cat "$TMP/err")"
 check "tasks= off by 2 from the rows: a note names both, the counters are shown" \
 	test $rc -eq 0 -a -n "$(grep 'note: .*tasks=[0-9]* in the header, [0-9]* rows read' "$TMP/err")" \
 	-a "$(awk '$1 ~ /^[0-9]+$/ && $7 == 5000' "$TMP/out" | wc -l)" -eq 2
-kill "$FAKE_PID" 2>/dev/null
-wait "$FAKE_PID" 2>/dev/null
-FAKE_PID=
+fake_stop
 
 # ---- methods, touch modes, modes ----
 export ALLOCSTAT_PROC=/nonexistent
