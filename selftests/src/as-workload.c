@@ -6,9 +6,11 @@
  * key=value lines, its tid, what it did and what the kernel's own accounting
  * (getrusage(RUSAGE_THREAD)) saw, so that a test can compare allocstat's row
  * for that tid with ground truth.  Threads are joined before the report, so
- * their rows are "exited" when the test reads /proc/allocstat.
+ * their rows are "exited" when the test reads /proc/allocstat (with -B they
+ * are still alive while it is printed).
  *
- *   as-workload [-m MODE] [-p PAGES[,PAGES...]] [-t THREADS] [-H]
+ *   as-workload [-m MODE] [-p PAGES[,PAGES...]] [-t THREADS] [-d SECONDS]
+ *               [-B] [-H] [-T] [-R]
  *
  *   -m write    write one byte per page of a fresh MADV_NOHUGEPAGE mapping
  *   -m read     read one byte per page of a fresh MADV_NOHUGEPAGE mapping
@@ -18,11 +20,23 @@
  *               as long as the other threads fault their PAGES fresh pages
  *   -p          pages per thread; a list gives each thread its own count
  *   -t          threads (default: one per -p entry)
- *   -d SECONDS  write mode: unmap and repeat the work until SECONDS have passed
+ *   -d SECONDS  write, read and thp modes: unmap and repeat the work until
+ *               SECONDS have passed
+ *   -B          barrier: a thread that finished its work waits, alive, until
+ *               every thread has finished; the report is printed while they
+ *               wait, and they exit after it (with -H: at stdin EOF), so
+ *               that every thread is alive at the same time
  *   -H          hold: after the work, print "ready" and wait for stdin EOF
+ *               (with -B the threads are still alive then; without it they
+ *               have been joined)
+ *   -T          write "track <our pid>" to /proc/allocstat before starting
+ *               the threads: only this process gets new rows
+ *   -R          write "reset" to /proc/allocstat (after -T's write) before
+ *               starting the threads: the table holds nothing else
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -60,6 +74,13 @@ static volatile int faulters_left;
 static volatile int contender_ready;
 static int hold;
 static unsigned long duration_s;
+
+/* -B: threads park here until every thread did its work and main lets go */
+static int barrier;
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
+static int nr_parked;
+static int released;
 
 static unsigned long long now_ns(void)
 {
@@ -152,7 +173,52 @@ static void *run(void *arg)
 	getrusage(RUSAGE_THREAD, &ru1);
 	w->minflt = ru1.ru_minflt - ru0.ru_minflt;
 	w->majflt = ru1.ru_majflt - ru0.ru_majflt;
+	if (barrier) {
+		pthread_mutex_lock(&park_lock);
+		nr_parked++;
+		pthread_cond_broadcast(&park_cond);
+		while (!released)
+			pthread_cond_wait(&park_cond, &park_lock);
+		pthread_mutex_unlock(&park_lock);
+	}
 	return NULL;
+}
+
+/* -T, -R: one write(2) of a command to /proc/allocstat */
+static void control(const char *cmd)
+{
+	int fd = open("/proc/allocstat", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		die("open /proc/allocstat");
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+		die(cmd);
+	close(fd);
+}
+
+static void report(unsigned long long wall_ns)
+{
+	int i;
+
+	for (i = 0; i < nr_threads; i++) {
+		struct worker *w = &workers[i];
+
+		printf("thread=%d tid=%d pages=%lu minflt=%ld majflt=%ld work_ns=%llu calls=%llu\n",
+		       i, w->tid, mode == M_CONTEND && i == 0 ? 0 : w->pages, w->minflt,
+		       w->majflt, w->work_ns, w->calls);
+	}
+	printf("wall_ns=%llu\n", wall_ns);
+	fflush(stdout);
+}
+
+static void wait_stdin_eof(void)
+{
+	char c;
+
+	printf("ready\n");
+	fflush(stdout);
+	while (read(0, &c, 1) > 0)
+		;
 }
 
 static unsigned long parse_ulong(const char *s, const char *what)
@@ -173,11 +239,11 @@ int main(int argc, char **argv)
 {
 	unsigned long pages[MAX_THREADS];
 	unsigned long long t_start, t_end;
-	int nr_pages = 0, opt, i;
+	int nr_pages = 0, opt, i, track = 0, reset = 0;
 	const char *s;
 
 	pages[0] = 1024;
-	while ((opt = getopt(argc, argv, "m:p:t:d:H")) != -1) {
+	while ((opt = getopt(argc, argv, "m:p:t:d:BHTR")) != -1) {
 		switch (opt) {
 		case 'm':
 			if (!strcmp(optarg, "write"))
@@ -208,8 +274,17 @@ int main(int argc, char **argv)
 		case 'd':
 			duration_s = parse_ulong(optarg, "duration");
 			break;
+		case 'B':
+			barrier = 1;
+			break;
 		case 'H':
 			hold = 1;
+			break;
+		case 'T':
+			track = 1;
+			break;
+		case 'R':
+			reset = 1;
 			break;
 		default:
 			return 2;
@@ -230,31 +305,44 @@ int main(int argc, char **argv)
 		faulters_left = nr_threads - 1;
 	printf("pid=%d mode=%s threads=%d\n", getpid(),
 	       (const char *[]){ "write", "read", "thp", "contend" }[mode], nr_threads);
+	fflush(stdout);
+	if (track) {
+		char cmd[32];
+
+		snprintf(cmd, sizeof(cmd), "track %d", getpid());
+		control(cmd);
+	}
+	if (reset)
+		control("reset");
 	t_start = now_ns();
 	for (i = 0; i < nr_threads; i++)
 		if (pthread_create(&workers[i].thread, NULL, run, &workers[i])) {
 			errno = EAGAIN;
 			die("pthread_create");
 		}
+	if (barrier) {
+		/* every thread is alive and parked: report, hold, let go */
+		pthread_mutex_lock(&park_lock);
+		while (nr_parked < nr_threads)
+			pthread_cond_wait(&park_cond, &park_lock);
+		pthread_mutex_unlock(&park_lock);
+		t_end = now_ns();
+		report(t_end - t_start);
+		if (hold)
+			wait_stdin_eof();
+		pthread_mutex_lock(&park_lock);
+		released = 1;
+		pthread_cond_broadcast(&park_cond);
+		pthread_mutex_unlock(&park_lock);
+		for (i = 0; i < nr_threads; i++)
+			pthread_join(workers[i].thread, NULL);
+		return 0;
+	}
 	for (i = 0; i < nr_threads; i++)
 		pthread_join(workers[i].thread, NULL);
 	t_end = now_ns();
-	for (i = 0; i < nr_threads; i++) {
-		struct worker *w = &workers[i];
-
-		printf("thread=%d tid=%d pages=%lu minflt=%ld majflt=%ld work_ns=%llu calls=%llu\n",
-		       i, w->tid, mode == M_CONTEND && i == 0 ? 0 : w->pages, w->minflt,
-		       w->majflt, w->work_ns, w->calls);
-	}
-	printf("wall_ns=%llu\n", t_end - t_start);
-	fflush(stdout);
-	if (hold) {
-		char c;
-
-		printf("ready\n");
-		fflush(stdout);
-		while (read(0, &c, 1) > 0)
-			;
-	}
+	report(t_end - t_start);
+	if (hold)
+		wait_stdin_eof();
 	return 0;
 }
