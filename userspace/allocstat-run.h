@@ -195,6 +195,7 @@ void compare_order(struct run **best, int n, int *order, bool *within_spread);
 void format_size(uint64_t bytes, char *buf, size_t len);
 
 /* json.c */
+void json_string(FILE *out, const char *s);
 void json_write(FILE *out, const struct module_info *mi, struct run *runs,
 		int nruns, struct run **best, int nbest);
 

@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * allocstat-run --json.  The schema is documented in allocstat-run.md;
- * in short:
+ * allocstat-run --json.  The schema is documented in allocstat-run(1)
+ * (man/allocstat-run.1, section JSON); in short:
  *
  * {
- *   "schema": "allocstat-run/1",
+ *   "schema": "allocstat-run/2",
  *   "config": { "mode", "threads", "size", "method", "block", "touch",
  *               "repeat", "arena_max", "mmap_threshold", "top_pad",
- *               "glibc_tunables", "file",
- *               "page_size", "cpus", "thp", "memory_estimate", "pmd_size",
- *               "pmd_size_guessed" },
+ *               "glibc_tunables", "file", "page_size", "cpus", "thp",
+ *               "memory_estimate", "pmd_size", "pmd_size_guessed" },
  *   "warnings": [ string ],
  *   "module": { "loaded", "path", "reason", "version", "kernel", "hooks",
  *               "dropped", "missed" },
- *   "runs": [ { "label", "method", "block", "top_pad", "threads", "rep", "median",
- *               "wall_ns", "max_rss", "counters",
- *               "breakdown": { "thread_ns", "cpu_ns", "zero_ns", "fault_ns",
+ *   "runs": [ { "label", "method", "block", "top_pad", "threads", "rep",
+ *               "median", "wall_ns", "max_rss", "counters",
+ *               "breakdown": { "thread_ns", "cpu_ns", "off_cpu_ns",
+ *                              "zeroing_ns", "other_fault_ns",
  *                              "lock_wait_ns", "cpu_wait_ns", "other_ns",
  *                              "scaled" },
  *               "per_thread": [ { "index", "tid", "alloc_ns", "touch_ns",
@@ -28,6 +28,10 @@
  *   "compare": [ { "rank", "run", "label", "wall_ns", "wall_min_ns",
  *                  "wall_max_ns", "within_spread" } ] or null
  * }
+ *
+ * A key means one thing everywhere: the per-thread keys named after
+ * /proc/allocstat's columns hold those columns' deltas, and the breakdown's
+ * parts have names of their own.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,22 +39,81 @@
 
 #include "allocstat-run.h"
 
-static void jstr(FILE *out, const char *s)
+/*
+ * Length of the UTF-8 sequence at s (Unicode's table 3-7: no overlong
+ * forms, no surrogates, nothing above U+10FFFF): n > 0 for a whole valid
+ * one; -n for an invalid one, n being its longest valid start (at least
+ * one byte), which becomes one U+FFFD.
+ */
+static int utf8_seq(const unsigned char *s)
 {
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	int n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		return -1;
+	}
+	for (int i = 1; i < n; i++) {
+		if (s[i] < lo || s[i] > hi)
+			return -i;
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return n;
+}
+
+/*
+ * A JSON string, or null.  Valid UTF-8 passes through as it is; a byte
+ * that is not part of valid UTF-8 (a path or comm in another encoding)
+ * becomes U+FFFD; '"', '\\' and control characters are escaped.
+ */
+void json_string(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
 	if (!s) {
 		fputs("null", out);
 		return;
 	}
 	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (*p) {
+		int n = utf8_seq(p);
 
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
+		if (n < 0) {
+			fputs("\\ufffd", out);
+			p -= n;
+		} else if (n > 1) {
+			fwrite(p, 1, (size_t)n, out);
+			p += n;
+		} else {
+			if (*p == '"' || *p == '\\')
+				fprintf(out, "\\%c", *p);
+			else if (*p == '\n')
+				fputs("\\n", out);
+			else if (*p == '\t')
+				fputs("\\t", out);
+			else if (*p < 0x20 || *p == 0x7f)
+				fprintf(out, "\\u%04x", *p);
+			else
+				fputc(*p, out);
+			p++;
+		}
 	}
 	fputc('"', out);
 }
@@ -87,10 +150,10 @@ static void config_json(FILE *out, const struct module_info *mi)
 	jlong(out, "mmap_threshold", env.mmap_threshold);
 	jlong(out, "top_pad", env.top_pad);
 	fputs("\"glibc_tunables\": ", out);
-	jstr(out, getenv("GLIBC_TUNABLES"));
+	json_string(out, getenv("GLIBC_TUNABLES"));
 	fputs(", ", out);
 	fputs("\"file\": ", out);
-	jstr(out, env.file);
+	json_string(out, env.file);
 	fprintf(out, ", \"page_size\": %ld, \"cpus\": %d, \"thp\": %s, ",
 		sysconf(_SC_PAGESIZE), online_cpus(), thp_available() ? "true" : "false");
 	ju64(out, "memory_estimate", env.memory_estimate, true);
@@ -98,7 +161,7 @@ static void config_json(FILE *out, const struct module_info *mi)
 	fprintf(out, "\"pmd_size_guessed\": %s},\n", env.pmd_size_guessed ? "true" : "false");
 	fputs("  \"warnings\": [", out);
 	for (int i = 0; i < nr_warnings; i++) {
-		jstr(out, warnings[i]);
+		json_string(out, warnings[i]);
 		if (i + 1 < nr_warnings)
 			fputs(", ", out);
 	}
@@ -107,23 +170,23 @@ static void config_json(FILE *out, const struct module_info *mi)
 	fputs("  \"module\": {\"loaded\": ", out);
 	fputs(mi->loaded ? "true" : "false", out);
 	fputs(", \"path\": ", out);
-	jstr(out, mi->path);
+	json_string(out, mi->path);
 	fputs(", \"reason\": ", out);
-	jstr(out, mi->loaded ? NULL : mi->why);
+	json_string(out, mi->loaded ? NULL : mi->why);
 	if (mi->loaded) {
 		const char *p = mi->first.hooks;
 
 		fputs(", \"version\": ", out);
-		jstr(out, mi->first.version);
+		json_string(out, mi->first.version);
 		fputs(", \"kernel\": ", out);
-		jstr(out, mi->first.kernel);
+		json_string(out, mi->first.kernel);
 		fputs(", \"hooks\": [", out);
 		while (*p) {
 			size_t l = strcspn(p, ",");
 			char name[64];
 
 			snprintf(name, sizeof(name), "%.*s", (int)l, p);
-			jstr(out, name);
+			json_string(out, name);
 			p += l;
 			if (*p == ',' && *++p)
 				fputs(", ", out);
@@ -163,7 +226,7 @@ static void run_json(FILE *out, const struct run *r, bool median)
 	char label[48];
 
 	fputs("    {\"label\": ", out);
-	jstr(out, config_label(&r->cfg, label, sizeof(label)));
+	json_string(out, config_label(&r->cfg, label, sizeof(label)));
 	fprintf(out, ", \"method\": \"%s\", ", method_names[r->cfg.method]);
 	ju64(out, "block", r->cfg.block, true);
 	jlong(out, "top_pad", config_top_pad(&r->cfg));
@@ -175,8 +238,10 @@ static void run_json(FILE *out, const struct run *r, bool median)
 	fputs("      \"breakdown\": {", out);
 	ju64(out, "thread_ns", bd->thread_ns, true);
 	ju64(out, "cpu_ns", bd->cpu_ns, true);
+	ju64(out, "off_cpu_ns", bd->thread_ns > bd->cpu_ns ? bd->thread_ns - bd->cpu_ns : 0, true);
+	/* without the counters, none of the parts is known */
 	for (int p = 0; p < NR_PARTS; p++) {
-		if (parts[p].needs_module && !r->counters)
+		if (!r->counters)
 			fprintf(out, "\"%s\": null, ", parts[p].key);
 		else
 			ju64(out, parts[p].key, bd->part[p], true);
@@ -196,7 +261,7 @@ void json_write(FILE *out, const struct module_info *mi, struct run *runs,
 	bool within[MAX_CONFIGS];
 	int order[MAX_CONFIGS];
 
-	fputs("{\n  \"schema\": \"allocstat-run/1\",\n", out);
+	fputs("{\n  \"schema\": \"allocstat-run/2\",\n", out);
 	config_json(out, mi);
 	fputs("  \"runs\": [\n", out);
 	for (int i = 0; i < nruns; i++) {
@@ -232,7 +297,7 @@ void json_write(FILE *out, const struct module_info *mi, struct run *runs,
 
 			fprintf(out, "    {\"rank\": %d, \"run\": %d, \"label\": ", k + 1,
 				(int)(r - runs));
-			jstr(out, config_label(&r->cfg, label, sizeof(label)));
+			json_string(out, config_label(&r->cfg, label, sizeof(label)));
 			fprintf(out, ", \"wall_ns\": %llu, \"wall_min_ns\": %llu, "
 				"\"wall_max_ns\": %llu, \"within_spread\": %s",
 				(unsigned long long)r->wall_ns,

@@ -58,8 +58,8 @@ double per_thread_ms(const struct run *r)
 }
 
 const struct part_info parts[NR_PARTS] = {
-	[PART_ZERO]	= { "page zeroing", NULL, "zero_ns", "zero", "#d62728", true },
-	[PART_FAULT]	= { "other fault handling", NULL, "fault_ns", "fault", "#ff7f0e", true },
+	[PART_ZERO]	= { "page zeroing", NULL, "zeroing_ns", "zero", "#d62728", true },
+	[PART_FAULT]	= { "other fault handling", NULL, "other_fault_ns", "fault", "#ff7f0e", true },
 	[PART_LOCK]	= { "waiting for mmap_lock", NULL, "lock_wait_ns", "lock", "#1f77b4", true },
 	[PART_CPU_WAIT]	= { "waiting for a CPU", "off CPU (CPU or lock waits)",
 			    "cpu_wait_ns", "cpu", "#9467bd", false },

@@ -176,8 +176,11 @@ for t in run["per_thread"]:
     assert t["vma_faults"] is None and t["vma_retry"] is None, t
     assert t["mmap_trylock_fail"] == 0, t
 bd = run["breakdown"]
-parts = ("zero_ns", "fault_ns", "lock_wait_ns", "cpu_wait_ns", "other_ns")
+parts = ("zeroing_ns", "other_fault_ns", "lock_wait_ns", "cpu_wait_ns", "other_ns")
+assert d["schema"] == "allocstat-run/2", d["schema"]
+assert "fault_ns" not in bd and "zero_ns" not in bd, "a module column's name in the breakdown"
 assert sum(bd[k] for k in parts) == bd["thread_ns"], bd
+assert bd["off_cpu_ns"] == max(0, bd["thread_ns"] - bd["cpu_ns"]), bd
 print("3 threads: faults 5000, zero_pages 4000 each; tid-reuse rows ignored")
 PY
 pyrc=$?
@@ -213,6 +216,33 @@ check "tasks= off by 2 from the rows: a note names both, the counters are shown"
 	test $rc -eq 0 -a -n "$(grep 'note: .*tasks=[0-9]* in the header, [0-9]* rows read' "$TMP/err")" \
 	-a "$(awk '$1 ~ /^[0-9]+$/ && $7 == 5000' "$TMP/out" | wc -l)" -eq 2
 fake_stop
+
+# ---- JSON ----
+# without the module: the parts that need it are null, off_cpu_ns + cpu_ns
+# make up thread_ns; a path with "é" (C3 A9) and an invalid byte (FF)
+uni=$TMP/$'\xc3\xa9\xff'
+head -c 1048576 /dev/zero > "$uni"
+ALLOCSTAT_PROC=$uni/none run -t 1 -s 1M -m file -f "$uni" --json -q
+python3 - "$TMP/out" "$TMP" > "$TMP/py" 2>&1 <<'PY'
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+d = json.loads(raw.decode("utf-8"))          # strict: the output is UTF-8
+want = sys.argv[2] + "/\u00e9\ufffd"
+print("file %r, module.path %r" % (d["config"]["file"], d["module"]["path"]))
+assert d["config"]["file"] == want, d["config"]["file"]
+assert d["module"]["path"] == want + "/none", d["module"]["path"]
+assert want in d["module"]["reason"], d["module"]["reason"]
+assert b"\\u00c3" not in raw, "UTF-8 escaped byte by byte"
+bd = d["runs"][0]["breakdown"]
+print("breakdown without the module: %s" % bd)
+for k in ("zeroing_ns", "other_fault_ns", "lock_wait_ns", "cpu_wait_ns", "other_ns"):
+    assert bd[k] is None, (k, bd)
+assert bd["off_cpu_ns"] == max(0, bd["thread_ns"] - bd["cpu_ns"]), bd
+PY
+pyrc=$?
+diag "$(cat "$TMP/py")"
+check "JSON: 'é' passes as UTF-8, an invalid byte is U+FFFD; without the module the parts are null" \
+	test $rc -eq 0 -a $pyrc -eq 0
 
 # ---- methods, touch modes, modes ----
 export ALLOCSTAT_PROC=/nonexistent

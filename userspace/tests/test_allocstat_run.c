@@ -224,7 +224,8 @@ static void test_pmd_size(void)
 			fclose(f);
 		}
 		got = thp_pmd_size(path, &guessed);
-		diag("got %llu, guessed %d", (unsigned long long)got, guessed);
+		if (got != cases[i].want || guessed != cases[i].guessed)
+			diag("got %llu, guessed %d", (unsigned long long)got, guessed);
 		result(got == cases[i].want && guessed == cases[i].guessed,
 		       "hpage_pmd_size %s%.*s%s: %llu bytes%s", cases[i].text ? "'" : "",
 		       cases[i].text ? (int)strcspn(cases[i].text, "\n") : 7,
@@ -235,6 +236,43 @@ static void test_pmd_size(void)
 	unlink(path);
 }
 
+/* JSON strings: UTF-8 passes, invalid bytes are U+FFFD, controls escaped */
+static void test_json_string(void)
+{
+	static const struct {
+		const char *desc, *in, *want;
+	} cases[] = {
+		{ "ASCII", "plain /tmp/x", "\"plain /tmp/x\"" },
+		{ "e acute (C3 A9) passes as UTF-8", "/tmp/\xc3\xa9", "\"/tmp/\xc3\xa9\"" },
+		{ "an invalid byte (FF) is U+FFFD", "/tmp/\xc3\xa9\xff", "\"/tmp/\xc3\xa9\\ufffd\"" },
+		{ "quote, backslash, newline, tab, 0x01, DEL", "\"\\\n\t\x01\x7f",
+		  "\"\\\"\\\\\\n\\t\\u0001\\u007f\"" },
+		{ "4-byte UTF-8 (U+1F600) passes", "\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"" },
+		{ "a surrogate (ED A0 80) is three U+FFFD", "\xed\xa0\x80",
+		  "\"\\ufffd\\ufffd\\ufffd\"" },
+		{ "an overlong '/' (C0 AF) is two U+FFFD", "\xc0\xaf", "\"\\ufffd\\ufffd\"" },
+		{ "a cut sequence (E2 82) at the end is one U+FFFD", "x\xe2\x82", "\"x\\ufffd\"" },
+		{ "a cut sequence (E2 82) before ASCII is one U+FFFD", "\xe2\x82x", "\"\\ufffdx\"" },
+		{ "a lone continuation byte (80) is U+FFFD", "a\x80" "b", "\"a\\ufffdb\"" },
+		{ "above U+10FFFF (F4 90 80 80) is four U+FFFD", "\xf4\x90\x80\x80",
+		  "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" },
+		{ "NULL is null", NULL, "null" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		json_string(f, cases[i].in);
+		fclose(f);
+		if (strcmp(buf, cases[i].want))
+			diag("got %s, want %s", buf, cases[i].want);
+		result(!strcmp(buf, cases[i].want), "JSON string: %s", cases[i].desc);
+		free(buf);
+	}
+}
+
 int main(void)
 {
 	test_order();
@@ -243,5 +281,6 @@ int main(void)
 	test_report_marks();
 	test_footprint();
 	test_pmd_size();
+	test_json_string();
 	return ktap_finish();
 }
