@@ -22,6 +22,10 @@
 
 #include "allocstat-run.h"
 
+#ifndef ALLOCSTAT_VERSION
+#define ALLOCSTAT_VERSION "unknown"	/* the Makefile sets it from module/allocstat.h */
+#endif
+
 #define MAX_THREADS 1024
 #define MAX_REPEAT 1000
 /* glibc's largest mmap threshold on 64-bit: DEFAULT_MMAP_THRESHOLD_MAX */
@@ -59,6 +63,7 @@ static const char usage[] =
 "  -q, --quiet              no progress line (it is off when stderr is no TTY)\n"
 "      --require-module     fail if /proc/allocstat cannot be read\n"
 "  -h, --help               show this help\n"
+"  -V, --version            show the version\n"
 "\n"
 "Environment: ALLOCSTAT_PROC overrides the path of /proc/allocstat.\n"
 "Exit status: 0 success, 1 error (nothing is reported), 2 bad usage.\n"
@@ -102,6 +107,7 @@ static const struct option long_options[] = {
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "require-module",	no_argument,		NULL, OPT_REQUIRE_MODULE },
 	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -169,7 +175,7 @@ static int parse_args(int argc, char **argv)
 	uint64_t u;
 	int opt, v;
 
-	while ((opt = getopt_long(argc, argv, "t:s:m:f:b:r:jqh", long_options,
+	while ((opt = getopt_long(argc, argv, "t:s:m:f:b:r:jqhV", long_options,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 't':
@@ -240,8 +246,11 @@ static int parse_args(int argc, char **argv)
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
+		case 'V':
+			printf("allocstat-run %s\n", ALLOCSTAT_VERSION);
+			exit(0);
 		default:
-			return -1;
+			return -1;	/* getopt_long() said why */
 		}
 	}
 	if (optind < argc) {
@@ -269,7 +278,7 @@ int main(int argc, char **argv)
 	int ncfg, nruns = 0, err = 0;
 
 	if (parse_args(argc, argv)) {
-		fputs(usage, stderr);
+		fputs("Try 'allocstat-run --help' for more information.\n", stderr);
 		return 2;
 	}
 	ncfg = plan_configs(cfgs);

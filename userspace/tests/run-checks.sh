@@ -63,12 +63,20 @@ for bad in "--bogus" "-t 0" "-t 2x" "-t 1025" "-s 12Q" "-s 0" "-s -5M" \
 	   "-s 99999999999999999999" "-m nope" "--touch x" "-r 0" \
 	   "--sweep --compare" "-s 1M -b 2M" "--arena-max 0" \
 	   "--mmap-threshold 64M" "--mmap-threshold -1" "--top-pad 2G" "--top-pad 1x" \
-	   "-f /etc/passwd" "extra"; do
+	   "-f /etc/passwd" "extra" "-t" "--s 1M"; do
 	# shellcheck disable=SC2086
 	run $bad
-	check "bad usage '$bad' exits 2 with the usage text" \
-		test $rc -eq 2 -a -n "$(grep -m1 Usage: "$TMP/err")" -a ! -s "$TMP/out"
-	[ $rc -eq 2 ] || diag "rc=$rc $(head -3 "$TMP/err")"
+	check "bad usage '$bad': exit 2, one line and \"Try 'allocstat-run --help' ...\"" \
+		test $rc -eq 2 -a ! -s "$TMP/out" -a "$(wc -l < "$TMP/err")" -eq 2 \
+		-a "$(tail -n 1 "$TMP/err")" = "Try 'allocstat-run --help' for more information."
+	diag "'$bad' -> exit $rc: $(head -n 3 "$TMP/err" | tr '\n' '|')"
+done
+
+version=$(sed -n 's/^#define ALLOCSTAT_VERSION[[:space:]]*"\(.*\)"/\1/p' ../module/allocstat.h)
+for v in --version -V; do
+	run $v
+	check "$v: exit 0, prints 'allocstat-run $version' (module/allocstat.h)" \
+		test $rc -eq 0 -a -n "$version" -a "$(cat "$TMP/out")" = "allocstat-run $version" -a ! -s "$TMP/err"
 done
 
 # ---- memory check ----
