@@ -11,8 +11,11 @@
 #   floor[:GROUP]    allocstat_floor.ko: the same hooks with empty handlers
 #   tracefs          the kernel's own tracing: mmap_lock events and kprobe
 #                    events on handle_mm_fault entry and return
+#   past0, past50k   allocstat.ko, every hook group, on a fresh table, and
+#                    after 50,000 short processes have each taken a row and
+#                    exited (most rows then recycled): the lookup cost
 
-CONFIGS_ALL="none all faults zeroing mmap_lock floor floor:faults floor:zeroing floor:mmap_lock tracefs"
+CONFIGS_ALL="none all faults zeroing mmap_lock floor floor:faults floor:zeroing floor:mmap_lock tracefs past0 past50k"
 T=/sys/kernel/tracing
 KO=${ALLOCSTAT_KO:-/opt/allocstat/allocstat.ko}
 # built by selftests/bench/floor/build and copied in with vm-run --add
@@ -21,7 +24,8 @@ FLOOR_KO=${FLOOR_KO:-/opt/add/allocstat_floor.ko}
 setup() {
 	case $1 in
 	none) ;;
-	all) insmod "$KO" ;;
+	all|past0) insmod "$KO" ;;
+	past50k) insmod "$KO" && as-spawn -n 50000 -c 2 > /dev/null ;;
 	faults|zeroing|mmap_lock) insmod "$KO" hooks=$1 ;;
 	floor) insmod "$FLOOR_KO" ;;
 	floor:faults) insmod "$FLOOR_KO" zeroing=0 mmap_lock=0 ;;

@@ -5,12 +5,18 @@
 # Prints one "R key=value ..." line per measurement and "N ..." notes; the
 # host side (selftests/bench/run) turns them into a table and JSON.
 #
-#   guest.sh [REPS]     every phase, each configuration REPS times (default 7)
+#   guest.sh [REPS [LOOKUP_REPS [PHASE...]]]
+#
+# Runs each configuration REPS times (default 7; the lookup phase
+# LOOKUP_REPS times, default 3), in the phases named (default all, in this
+# order): 4k thp scale lookup read memory.
 #
 # Configurations are interleaved (A B C ... A B C ...) so that drift in the
 # emulator's speed spreads over all of them alike.
 
 REPS=${1:-7}
+LOOKUP_REPS=${2:-3}
+[ $# -gt 2 ] && shift 2 && PHASES=$* || PHASES="4k thp scale lookup read memory"
 . "$(dirname "$0")/configs.sh"
 
 # run PHASE CFG REP as-workload-args...
@@ -44,6 +50,7 @@ else
 fi
 
 # 1. 4 KiB workload: 4 threads x 64 MiB, one write per page, MADV_NOHUGEPAGE
+phase_4k() {
 i=1
 while [ $i -le "$REPS" ]; do
 	for cfg in none all faults zeroing mmap_lock $FLOOR tracefs; do
@@ -52,7 +59,10 @@ while [ $i -le "$REPS" ]; do
 	i=$((i + 1))
 done
 
+}
+
 # 2. THP workload: 4 threads x 64 huge pages (128 MiB each)
+phase_thp() {
 i=1
 while [ $i -le "$REPS" ]; do
 	for cfg in none all ${FLOOR%% *} tracefs; do
@@ -61,7 +71,10 @@ while [ $i -le "$REPS" ]; do
 	i=$((i + 1))
 done
 
+}
+
 # 3. scaling: the 4 KiB workload, 64 MiB per thread, 1 to 8 threads
+phase_scale() {
 i=1
 while [ $i -le "$REPS" ]; do
 	for t in 1 2 4 8; do
@@ -72,7 +85,25 @@ while [ $i -le "$REPS" ]; do
 	i=$((i + 1))
 done
 
-# 4. reading /proc/allocstat with 10,000 rows of exited threads
+}
+
+# 4. lookup cost: the 4 KiB workload with all hooks on a fresh table, and
+# after 50,000 short processes came and went (each took a row; rows of
+# exited tasks leave the hash chains, so a lookup should not get dearer).
+# Fewer repetitions: each past50k run first spawns 50,000 processes.
+phase_lookup() {
+i=1
+while [ $i -le "$LOOKUP_REPS" ]; do
+	for cfg in none past0 past50k; do
+		run lookup $cfg $i -m write -t 4 -p 16384
+	done
+	i=$((i + 1))
+done
+
+}
+
+# 5. reading /proc/allocstat with 10,000 rows of exited threads
+phase_read() {
 insmod "$KO" max_tasks=16384
 n=0
 while [ $n -lt 10000 ]; do
@@ -83,7 +114,10 @@ rows=$(($(wc -l < /proc/allocstat) - 2))
 echo "R phase=read rows=$rows $(as-readtime /proc/allocstat 21)"
 rmmod allocstat
 
-# 5. memory: the table at the default and the largest max_tasks
+}
+
+# 6. memory: the table at the default and the largest max_tasks
+phase_memory() {
 for mt in 8192 65536; do
 	dmesg -c > /dev/null
 	sync
@@ -94,5 +128,13 @@ for mt in 8192 65536; do
 	core=$(cat /sys/module/allocstat/coresize)
 	echo "R phase=memory max_tasks=$mt table_kib=$kib coresize=$core memfree_drop_kib=$((free0 - free1))"
 	rmmod allocstat
+done
+}
+
+for phase in $PHASES; do
+	case $phase in
+	4k|thp|scale|lookup|read|memory) "phase_$phase" ;;
+	*) echo "N unknown phase '$phase'" ;;
+	esac
 done
 echo "N done"

@@ -98,6 +98,14 @@ def main():
         if parts:
             print(f"{phase}: allocstat's handlers above the floor (ratio minus the "
                   f"floor's): {', '.join(parts)}")
+    look = phases.get("lookup", {})
+    if "past0" in look and "past50k" in look and "added_ns_per_fault" in look["past0"]:
+        a, b = look["past0"], look["past50k"]
+        spread = max(s["max_ns"] - s["min_ns"] for s in (a, b)) / max(a["faults_median"], 1)
+        print(f"lookup: +{a['added_ns_per_fault']:.1f} ns/fault on a fresh table, "
+              f"+{b['added_ns_per_fault']:.1f} after 50,000 past tasks "
+              f"(difference {b['added_ns_per_fault'] - a['added_ns_per_fault']:+.1f} ns/fault; "
+              f"the runs of one configuration spread over up to {spread:.1f} ns/fault)")
     for r in extra:
         if r["phase"] == "read":
             print(f"read /proc/allocstat: {r['rows']} rows, {r['bytes']} bytes: "
