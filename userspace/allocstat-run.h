@@ -104,7 +104,8 @@ struct part_info {
 	const char *name;		/* "page zeroing" */
 	const char *name_no_module;	/* what the part holds without counters */
 	const char *key;		/* JSON: "zero_ns" */
-	const char *abbrev;		/* table column: "zero" */
+	const char *abbrev;		/* table column: "zeroing" */
+	const char *abbrev_no_module;	/* its column without counters, if any */
 	const char *color;		/* SVG */
 	bool needs_module;
 };
@@ -183,6 +184,8 @@ const char *config_label(const struct config *c, char *buf, size_t len);
 /* report.c */
 void compute_breakdown(struct run *r);
 const char *part_name(const struct run *r, enum part p);
+uint64_t off_cpu_ns(const struct breakdown *bd);
+void counters_kinds(struct run *const *best, int n, bool *with, bool *without);
 void report_run(FILE *out, const struct run *r, const struct module_info *mi);
 void report_sweep(FILE *out, struct run **best, int n);
 void report_compare(FILE *out, struct run **best, int n);

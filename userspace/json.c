@@ -238,7 +238,7 @@ static void run_json(FILE *out, const struct run *r, bool median)
 	fputs("      \"breakdown\": {", out);
 	ju64(out, "thread_ns", bd->thread_ns, true);
 	ju64(out, "cpu_ns", bd->cpu_ns, true);
-	ju64(out, "off_cpu_ns", bd->thread_ns > bd->cpu_ns ? bd->thread_ns - bd->cpu_ns : 0, true);
+	ju64(out, "off_cpu_ns", off_cpu_ns(bd), true);
 	/* without the counters, none of the parts is known */
 	for (int p = 0; p < NR_PARTS; p++) {
 		if (!r->counters)

@@ -58,13 +58,33 @@ double per_thread_ms(const struct run *r)
 }
 
 const struct part_info parts[NR_PARTS] = {
-	[PART_ZERO]	= { "page zeroing", NULL, "zeroing_ns", "zero", "#d62728", true },
-	[PART_FAULT]	= { "other fault handling", NULL, "other_fault_ns", "fault", "#ff7f0e", true },
-	[PART_LOCK]	= { "waiting for mmap_lock", NULL, "lock_wait_ns", "lock", "#1f77b4", true },
+	[PART_ZERO]	= { "page zeroing", NULL, "zeroing_ns", "zeroing", NULL,
+			    "#d62728", true },
+	[PART_FAULT]	= { "other fault handling", NULL, "other_fault_ns", "other_fault", NULL,
+			    "#ff7f0e", true },
+	[PART_LOCK]	= { "waiting for mmap_lock", NULL, "lock_wait_ns", "lock_wait", NULL,
+			    "#1f77b4", true },
 	[PART_CPU_WAIT]	= { "waiting for a CPU", "off CPU (CPU or lock waits)",
-			    "cpu_wait_ns", "cpu", "#9467bd", false },
-	[PART_OTHER]	= { "everything else", "on a CPU", "other_ns", "other", "#b8b8b8", false },
+			    "cpu_wait_ns", "cpu_wait", "off_cpu", "#9467bd", false },
+	[PART_OTHER]	= { "everything else", "on a CPU", "other_ns", "other", "on_cpu",
+			    "#b8b8b8", false },
 };
+
+/* thread time off a CPU (runnable, or waiting); 0 if the CPU time is larger */
+uint64_t off_cpu_ns(const struct breakdown *bd)
+{
+	return bd->thread_ns > bd->cpu_ns ? bd->thread_ns - bd->cpu_ns : 0;
+}
+
+/* which runs of a table have the module's counters: some, and some not */
+void counters_kinds(struct run *const *best, int n, bool *with, bool *without)
+{
+	*with = *without = false;
+	for (int i = 0; i < n; i++) {
+		*with |= best[i]->counters;
+		*without |= !best[i]->counters;
+	}
+}
 
 const char *part_name(const struct run *r, enum part p)
 {
@@ -208,20 +228,43 @@ void report_run(FILE *out, const struct run *r, const struct module_info *mi)
 	fputc('\n', out);
 }
 
-static void breakdown_cols(FILE *out, const struct run *r)
+/*
+ * The shares of the breakdown in a table: the five parts if any run has
+ * the module's counters ("-" for a run without), and off_cpu and on_cpu,
+ * the two parts known without them, if any run has not.
+ */
+static int col_width(const char *name)
 {
-	for (int p = 0; p < NR_PARTS; p++) {
-		if (parts[p].needs_module && !r->counters)
-			fprintf(out, " %6s", "-");
-		else
-			fprintf(out, " %5.1f%%", pct(r->bd.part[p], r->bd.thread_ns));
-	}
+	return strlen(name) > 6 ? (int)strlen(name) : 6;
 }
 
-static void breakdown_header(FILE *out)
+static void breakdown_cols(FILE *out, const struct run *r, bool with, bool without)
 {
-	for (int p = 0; p < NR_PARTS; p++)
-		fprintf(out, " %6s", parts[p].abbrev);
+	uint64_t off = off_cpu_ns(&r->bd);
+
+	for (int p = 0; with && p < NR_PARTS; p++) {
+		if (!r->counters)
+			fprintf(out, " %*s", col_width(parts[p].abbrev), "-");
+		else
+			fprintf(out, " %*.1f%%", col_width(parts[p].abbrev) - 1,
+				pct(r->bd.part[p], r->bd.thread_ns));
+	}
+	if (without)
+		fprintf(out, " %*.1f%% %*.1f%%",
+			col_width(parts[PART_CPU_WAIT].abbrev_no_module) - 1,
+			pct(off, r->bd.thread_ns),
+			col_width(parts[PART_OTHER].abbrev_no_module) - 1,
+			pct(r->bd.thread_ns - off, r->bd.thread_ns));
+}
+
+static void breakdown_header(FILE *out, bool with, bool without)
+{
+	for (int p = 0; with && p < NR_PARTS; p++)
+		fprintf(out, " %*s", col_width(parts[p].abbrev), parts[p].abbrev);
+	for (int p = 0; without && p < NR_PARTS; p++)
+		if (parts[p].abbrev_no_module)
+			fprintf(out, " %*s", col_width(parts[p].abbrev_no_module),
+				parts[p].abbrev_no_module);
 }
 
 /* wall time if the threads scaled perfectly on the online CPUs */
@@ -245,14 +288,16 @@ double sweep_thread_slowdown(struct run *const *best, int i)
 void report_sweep(FILE *out, struct run **best, int n)
 {
 	char size[32], label[48];
+	bool with, without;
 
 	format_size(env.size, size, sizeof(size));
 	fprintf(out, "allocstat-run --sweep: %s per thread, method %s, %d CPUs, median of %d\n",
 		size, config_label(&best[0]->cfg, label, sizeof(label)), online_cpus(),
 		env.repeat);
+	counters_kinds(best, n, &with, &without);
 	fprintf(out, "%7s %9s %9s %7s %13s %9s", "threads", "wall_s", "ideal_s",
 		"wall_x", "per_thread_ms", "thread_x");
-	breakdown_header(out);
+	breakdown_header(out, with, without);
 	fputc('\n', out);
 	for (int i = 0; i < n; i++) {
 		fprintf(out, "%7d %9.3f %9.3f %6.2fx %13.1f %8.2fx", best[i]->cfg.threads,
@@ -260,7 +305,7 @@ void report_sweep(FILE *out, struct run **best, int n)
 			ideal_wall_ns(best[0], best[i]->cfg.threads) / 1e9,
 			sweep_wall_slowdown(best, i), per_thread_ms(best[i]),
 			sweep_thread_slowdown(best, i));
-		breakdown_cols(out, best[i]);
+		breakdown_cols(out, best[i], with, without);
 		fputc('\n', out);
 	}
 	fprintf(out, "wall_x: wall time / (1-thread wall x ceil(threads / CPUs)); "
@@ -292,7 +337,7 @@ void compare_order(struct run **best, int n, int *order, bool *within_spread)
 void report_compare(FILE *out, struct run **best, int n)
 {
 	char size[32], label[48], range[48], rank[16];
-	bool within[MAX_CONFIGS], any = false;
+	bool within[MAX_CONFIGS], any = false, with, without;
 	int order[MAX_CONFIGS], width = (int)strlen("configuration");
 
 	format_size(env.size, size, sizeof(size));
@@ -302,24 +347,33 @@ void report_compare(FILE *out, struct run **best, int n)
 			width = (int)strlen(label);
 	fprintf(out, "allocstat-run --compare: %d threads x %s, touch %s, median of %d, fastest first\n",
 		best[0]->cfg.threads, size, touch_names[env.touch], env.repeat);
+	counters_kinds(best, n, &with, &without);
 	fprintf(out, "%5s %-*s %9s %17s %13s %10s", "rank", width, "configuration", "wall_s",
-		"wall_min-max_s", "per_thread_ms", "faults/thr");
-	breakdown_header(out);
+		"wall_min-max_s", "per_thread_ms", "minflt/thr");
+	if (with)
+		fprintf(out, " %10s", "faults/thr");
+	breakdown_header(out, with, without);
 	fputc('\n', out);
 	for (int k = 0; k < n; k++) {
 		const struct run *r = best[order[k]];
-		uint64_t faults = 0;
+		uint64_t faults = 0, minflt = 0;
 
-		for (int i = 0; i < r->cfg.threads; i++)
-			faults += r->counters ? V(&r->thr[i], FAULTS) : (uint64_t)r->thr[i].minflt;
+		for (int i = 0; i < r->cfg.threads; i++) {
+			faults += V(&r->thr[i], FAULTS);
+			minflt += (uint64_t)r->thr[i].minflt;
+		}
 		snprintf(range, sizeof(range), "%.3f-%.3f", (double)r->wall_min_ns / 1e9,
 			 (double)r->wall_max_ns / 1e9);
 		snprintf(rank, sizeof(rank), "%s%d", within[k] ? "~" : "", k + 1);
 		fprintf(out, "%5s %-*s %9.3f %17s %13.1f %10llu", rank, width,
 			config_label(&r->cfg, label, sizeof(label)),
 			(double)r->wall_ns / 1e9, range, per_thread_ms(r),
-			(unsigned long long)(faults / (uint64_t)r->cfg.threads));
-		breakdown_cols(out, r);
+			(unsigned long long)(minflt / (uint64_t)r->cfg.threads));
+		if (with && r->counters)
+			fprintf(out, " %10llu", (unsigned long long)(faults / (uint64_t)r->cfg.threads));
+		else if (with)
+			fprintf(out, " %10s", "-");
+		breakdown_cols(out, r, with, without);
 		fputc('\n', out);
 		any |= within[k];
 	}

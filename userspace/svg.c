@@ -38,6 +38,7 @@ int svg_write(const char *path, struct run **best, int n)
 	double max = 0, top, step, unit;
 	int lines;
 	char label[48], size[32];
+	bool with, without;
 	FILE *f;
 
 	if (width < MIN_W)
@@ -122,12 +123,25 @@ int svg_write(const char *path, struct run **best, int n)
 	fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#000\"/>\n",
 		LEFT, TOP + PLOT_H, LEFT + n * STEP, TOP + PLOT_H);
 
-	for (int p = 0; p < NR_PARTS; p++) {
-		int y = TOP + PLOT_H + 50 + p * 18;
+	/* the legend names each colour for what it holds in these bars */
+	counters_kinds(best, n, &with, &without);
+	for (int p = 0, row = 0; p < NR_PARTS; p++) {
+		const char *name = parts[p].name, *alt = parts[p].name_no_module;
+		int y = TOP + PLOT_H + 50 + row * 18;
 
+		if (!with) {
+			if (parts[p].needs_module)
+				continue;
+			name = alt;
+			alt = NULL;
+		} else if (!without) {
+			alt = NULL;
+		}
+		row++;
 		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-			"<text x=\"%d\" y=\"%d\">%s</text>\n", LEFT, y, parts[p].color,
-			LEFT + 18, y + 10, parts[p].name);
+			"<text x=\"%d\" y=\"%d\">%s%s%s</text>\n", LEFT, y, parts[p].color,
+			LEFT + 18, y + 10, name, alt ? "; without the module's counters: " : "",
+			alt ? alt : "");
 	}
 	fputs("</svg>\n", f);
 	if (fclose(f)) {

@@ -369,12 +369,16 @@ import json, sys, xml.dom.minidom
 d = json.load(open(sys.argv[1]))
 assert [s["threads"] for s in d["sweep"]] == [1, 2, 3], d["sweep"]
 assert d["sweep"][0]["thread_slowdown"] == 1.0
-xml.dom.minidom.parse(sys.argv[2])
-print("sweep 1, 2, 3 threads; svg is well-formed XML")
+doc = xml.dom.minidom.parse(sys.argv[2])
+legend = [t.firstChild.data for t in doc.getElementsByTagName("text")
+          if t.firstChild and not t.getAttribute("text-anchor")][2:]
+print("sweep 1, 2, 3 threads; svg is well-formed XML; legend %s" % legend)
+assert legend == ["off CPU (CPU or lock waits)", "on a CPU"], legend
 PY
 pyrc=$?
 diag "$(cat "$TMP/py")"
-check "--sweep -t 3: 1, 2, 3 threads in JSON, SVG written" test $rc -eq 0 -a $pyrc -eq 0
+check "--sweep -t 3: 1, 2, 3 threads in JSON, SVG written, its legend names what the bars hold" \
+	test $rc -eq 0 -a $pyrc -eq 0
 
 run -t 2 -s 4M --compare --svg "$TMP/compare.svg"
 diag "$(cat "$TMP/out")"

@@ -273,6 +273,82 @@ static void test_json_string(void)
 	}
 }
 
+/* the header line of a table (the line that starts with hdr) */
+static char *header_of(char *text, const char *hdr)
+{
+	char *l = strstr(text, hdr), *nl;
+
+	if (!l)
+		return NULL;
+	nl = strchr(l, '\n');
+	if (nl)
+		*nl = '\0';
+	return l;
+}
+
+/* does the table's header have the column? (space-separated) */
+static bool has_col(const char *header, const char *col)
+{
+	size_t n = strlen(col);
+
+	for (const char *p = header; (p = strstr(p, col)); p += n)
+		if ((p == header || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/*
+ * The --sweep and --compare tables name each column for what it holds:
+ * without the module's counters the two known parts are off_cpu and
+ * on_cpu, not cpu (the CPU wait) and other; minflt/thr is getrusage's.
+ */
+static void test_column_names(void)
+{
+	static const uint64_t walls[3][3] = {
+		{ 100, 120, 110 }, { 125, 118, 130 }, { 200, 210, 190 },
+	};
+	struct thread_result thr = { 0 };
+	struct run runs[9], *best[3];
+
+	env.size = 8 * MIB;
+	env.repeat = 3;
+	for (int counters = 0; counters < 2; counters++) {
+		for (int mode = 0; mode < 2; mode++) {
+			char *buf = NULL, *h;
+			size_t len = 0;
+			FILE *f = open_memstream(&buf, &len);
+			bool ok;
+
+			fixture(runs, walls, 3, &thr);
+			for (int i = 0; i < 9; i++)
+				runs[i].counters = counters;
+			plan_summarize(runs, 9, 3, best);
+			if (mode)
+				report_compare(f, best, 3);
+			else
+				report_sweep(f, best, 3);
+			fclose(f);
+			h = header_of(buf, mode ? " rank " : "threads ");
+			diag("%s", h ? h : "(no header)");
+			ok = h && !has_col(h, "cpu") && !has_col(h, "zero") && !has_col(h, "fault");
+			if (counters)
+				ok = ok && has_col(h, "zeroing") && has_col(h, "other_fault") &&
+				     has_col(h, "lock_wait") && has_col(h, "cpu_wait") &&
+				     has_col(h, "other") && !has_col(h, "off_cpu");
+			else
+				ok = ok && has_col(h, "off_cpu") && has_col(h, "on_cpu") &&
+				     !has_col(h, "cpu_wait") && !has_col(h, "other") &&
+				     !has_col(h, "zeroing");
+			if (mode)
+				ok = ok && has_col(h, "minflt/thr") &&
+				     has_col(h, "faults/thr") == (bool)counters;
+			result(ok, "--%s %s the module's counters: each column named for what it holds",
+			       mode ? "compare" : "sweep", counters ? "with" : "without");
+			free(buf);
+		}
+	}
+}
+
 int main(void)
 {
 	test_order();
@@ -282,5 +358,6 @@ int main(void)
 	test_footprint();
 	test_pmd_size();
 	test_json_string();
+	test_column_names();
 	return ktap_finish();
 }
