@@ -5,7 +5,8 @@
  * as deltas, and a "where the time went" summary.  --sweep and --compare
  * run several configurations; --json and --svg write the results.
  *
- * Documentation (options, output, JSON schema): allocstat-run.md.
+ * Documentation (options, output, JSON schema): allocstat-run(1), in
+ * man/allocstat-run.1; notes on the sources: allocstat-run.md.
  *
  * Files: allocstat-run.c (options, main), plan.c (the settings, the
  * configurations and the order of the runs, the memory check), workload.c
@@ -59,7 +60,7 @@ static const char usage[] =
 "                           --top-pad 64M too; rank them by the median wall\n"
 "                           time, with min-max\n"
 "      --svg FILE           write a self-contained SVG chart of the results\n"
-"  -j, --json               print the results as JSON (see allocstat-run.md)\n"
+"  -j, --json               print the results as JSON (see allocstat-run(1))\n"
 "  -q, --quiet              no progress line (it is off when stderr is no TTY)\n"
 "      --require-module     fail if /proc/allocstat cannot be read\n"
 "  -h, --help               show this help\n"
