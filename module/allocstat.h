@@ -16,6 +16,8 @@
 #include <linux/sched/clock.h>
 #include <linux/types.h>
 
+#include "compat.h"
+
 #define ALLOCSTAT_VERSION	"0.2.0"
 
 /* Hook groups; each one can be switched off with the hooks= parameter. */
@@ -33,9 +35,32 @@ enum allocstat_hook {
 struct allocstat_lock_stat {
 	u64 count;
 	u64 wait_ns;
+	u64 wait_runq_ns;	/* parts of wait_ns: see struct allocstat_section */
+	u64 wait_sleep_ns;
 	u64 wait_max_ns;
 	u64 hold_ns;
 	u64 hold_max_ns;
+};
+
+/*
+ * A moment in the current task's life as the scheduler accounts it, taken
+ * at the start and at the end of every timed section (allocstat_stamp()).
+ */
+struct allocstat_stamp {
+	u64 ns;			/* allocstat_now() */
+	u64 oncpu_ns;		/* the task's CPU time until then */
+	u64 runq_ns;		/* its time runnable but not running until then */
+};
+
+/*
+ * A timed section and its two off-CPU parts: runq_ns runnable but waiting
+ * for a CPU (preempted, or woken and not yet running), sleep_ns blocked.
+ * The on-CPU part is ns - runq_ns - sleep_ns.
+ */
+struct allocstat_section {
+	u64 ns;
+	u64 runq_ns;
+	u64 sleep_ns;
 };
 
 struct allocstat_hold {
@@ -49,6 +74,8 @@ struct allocstat_counters {
 	/* page faults */
 	u64 faults;
 	u64 fault_ns;
+	u64 fault_runq_ns;
+	u64 fault_sleep_ns;
 	u64 fault_max_ns;
 	u64 vma_faults;
 	u64 vma_retry;
@@ -56,6 +83,8 @@ struct allocstat_counters {
 	/* page zeroing */
 	u64 zero_pages;
 	u64 zero_ns;
+	u64 zero_runq_ns;
+	u64 zero_sleep_ns;
 	u64 zero_huge;
 	u64 zero_alloc_pages;
 
@@ -100,7 +129,7 @@ struct allocstat_task {
 
 	/* mmap_lock state in flight */
 	const struct mm_struct *wait_mm;
-	u64 wait_start_ns;
+	struct allocstat_stamp wait_start;
 	bool waiting;
 	bool wait_write;
 	unsigned int nr_holds;
@@ -108,6 +137,13 @@ struct allocstat_task {
 
 	/* huge-page clears in progress (zeroing.c): their subpages are not timed */
 	unsigned int huge_clears;
+
+	/*
+	 * Sleep that the kernel counted in sched_info.run_delay (delayed
+	 * dequeue, see compat.h): added by probe_waking() in the waker's
+	 * context while the task sleeps, subtracted by allocstat_stamp().
+	 */
+	u64 runq_fix_ns;
 } ____cacheline_aligned;
 
 /*
@@ -160,6 +196,7 @@ int allocstat_table_init(void);
 void allocstat_table_exit(void);
 struct allocstat_task *allocstat_task_current(enum allocstat_ctx ctx, unsigned int *epoch);
 bool allocstat_task_owns(const struct allocstat_task *s, unsigned int epoch);
+extern bool allocstat_split_on;	/* the _runq_ns and _sleep_ns columns are known */
 void allocstat_table_reset(void);
 int allocstat_track(pid_t tgid);
 void allocstat_track_all(void);
@@ -216,6 +253,74 @@ static __always_inline u64 allocstat_delta(u64 start, u64 now)
 static __always_inline u64 allocstat_since(u64 start)
 {
 	return allocstat_delta(start, allocstat_now());
+}
+
+/*
+ * Where the time of a section went, from the scheduler's own per-task
+ * accounting, read by the task itself at both ends (no sched_switch hook):
+ *
+ *   on-CPU   se.sum_exec_runtime, the CPU time the scheduler charges the
+ *            task, plus the slice now running: now - se.exec_start.  Both
+ *            clocks are the rq clock of the task's CPU, which is
+ *            sched_clock_cpu(), the clock local_clock() reads on that CPU.
+ *   runqueue sched_info.run_delay (CONFIG_SCHED_INFO): time runnable but
+ *            not running, added when the task gets a CPU again, so a task
+ *            that is running has every wait of the section in it; minus
+ *            the sleep that delayed dequeue puts there (runq_fix_ns).
+ *   sleep    the rest of the section: time blocked, neither running nor
+ *            runnable.
+ *
+ * The tick (and update_curr() from another CPU, reading the task's CPU
+ * time) moves exec_start and sum_exec_runtime together; the pair is read
+ * again while exec_start moved under us.  Interrupts that run during the
+ * section count as the task's on-CPU time, as the scheduler charges them
+ * (Debian's kernels have no CONFIG_IRQ_TIME_ACCOUNTING; with it, and with
+ * steal time, the interval also holds time the scheduler did not charge to
+ * the task, and that lands in sleep).  Each part is clamped so that the
+ * parts never exceed the section: the section is measured on two CPUs when
+ * the task migrated, which may disagree by up to a tick (allocstat_now()).
+ */
+static __always_inline void allocstat_stamp(const struct allocstat_task *s,
+					    struct allocstat_stamp *st)
+{
+	struct task_struct *t = current;
+	u64 start, sum;
+	int tries = 3;
+
+	do {
+		start = READ_ONCE(t->se.exec_start);
+		smp_rmb();
+		sum = READ_ONCE(t->se.sum_exec_runtime);
+		st->ns = allocstat_now();
+		smp_rmb();
+	} while (READ_ONCE(t->se.exec_start) != start && --tries);
+	st->oncpu_ns = sum + allocstat_delta(start, st->ns);
+	st->runq_ns = allocstat_run_delay(t) - READ_ONCE(s->runq_fix_ns);
+}
+
+/* End the section begun at @start: its parts in @sec; returns the time now. */
+static __always_inline u64 allocstat_section_end(const struct allocstat_task *s,
+						 const struct allocstat_stamp *start,
+						 struct allocstat_section *sec)
+{
+	struct allocstat_stamp end;
+	u64 oncpu;
+
+	allocstat_stamp(s, &end);
+	sec->ns = allocstat_delta(start->ns, end.ns);
+	oncpu = min(allocstat_delta(start->oncpu_ns, end.oncpu_ns), sec->ns);
+	sec->runq_ns = min(allocstat_delta(start->runq_ns, end.runq_ns), sec->ns - oncpu);
+	sec->sleep_ns = sec->ns - oncpu - sec->runq_ns;
+	return end.ns;
+}
+
+/* Add @sec to a total and its parts: the total first (see row_copy()). */
+static __always_inline void allocstat_add_section(u64 *ns, u64 *runq_ns, u64 *sleep_ns,
+						  const struct allocstat_section *sec)
+{
+	WRITE_ONCE(*ns, *ns + sec->ns);
+	WRITE_ONCE(*runq_ns, *runq_ns + sec->runq_ns);
+	WRITE_ONCE(*sleep_ns, *sleep_ns + sec->sleep_ns);
 }
 
 /*

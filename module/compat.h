@@ -8,6 +8,7 @@
 #ifndef ALLOCSTAT_COMPAT_H
 #define ALLOCSTAT_COMPAT_H
 
+#include <linux/sched.h>
 #include <linux/version.h>
 
 /*
@@ -84,5 +85,49 @@
 					  "__alloc_pages_direct_compact", \
 					  "__alloc_pages_bulk", "alloc_pages_bulk_noprof", \
 					  "alloc_contig_range_noprof" }
+
+/*
+ * The runqueue part of a timed section needs the scheduler's per-task
+ * sched_info (CONFIG_SCHED_INFO: on in Debian's kernels, selected by
+ * SCHEDSTATS, TASK_DELAY_ACCT and others).  Without it the *_runq_ns and
+ * *_sleep_ns columns print "-".
+ */
+#ifdef CONFIG_SCHED_INFO
+#define ALLOCSTAT_HAVE_SCHED_INFO	1
+static __always_inline u64 allocstat_run_delay(const struct task_struct *t)
+{
+	return READ_ONCE(t->sched_info.run_delay);
+}
+#else /* !CONFIG_SCHED_INFO */
+#define ALLOCSTAT_HAVE_SCHED_INFO	0
+static __always_inline u64 allocstat_run_delay(const struct task_struct *t)
+{
+	return 0;
+}
+#endif /* CONFIG_SCHED_INFO */
+
+/*
+ * EEVDF's delayed dequeue (6.12, "sched/fair: Implement delayed dequeue"): a
+ * task that blocks may stay queued until it is picked.  If the load balancer
+ * migrates it meanwhile, the enqueue on the new CPU sets
+ * sched_info.last_queued although the task still sleeps, and the rest of its
+ * sleep ends up in run_delay when it runs again.  table.c corrects that from
+ * sched_waking (probe_waking()).  There is no header symbol for the feature,
+ * so this is a version test.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#define ALLOCSTAT_HAVE_DELAY_DEQUEUE	1
+#else /* < 6.12 */
+#define ALLOCSTAT_HAVE_DELAY_DEQUEUE	0
+#endif /* LINUX_VERSION_CODE >= 6.12 */
+
+static __always_inline u64 allocstat_last_queued(const struct task_struct *t)
+{
+#ifdef CONFIG_SCHED_INFO
+	return READ_ONCE(t->sched_info.last_queued);
+#else /* !CONFIG_SCHED_INFO */
+	return 0;
+#endif /* CONFIG_SCHED_INFO */
+}
 
 #endif /* ALLOCSTAT_COMPAT_H */

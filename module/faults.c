@@ -28,7 +28,7 @@
 
 struct fault_data {
 	struct allocstat_task *slot;
-	u64 start_ns;
+	struct allocstat_stamp start;
 	unsigned int epoch;
 	unsigned int flags;
 };
@@ -41,7 +41,7 @@ static int fault_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!d->slot)
 		return 1;	/* not tracked: skip the return probe */
 	d->flags = (unsigned int)regs_get_kernel_argument(regs, 2);
-	d->start_ns = allocstat_now();
+	allocstat_stamp(d->slot, &d->start);
 	return 0;
 }
 
@@ -49,14 +49,16 @@ static int fault_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct fault_data *d = (struct fault_data *)ri->data;
 	struct allocstat_task *s = d->slot;
-	u64 ns = allocstat_since(d->start_ns);
 	vm_fault_t ret = (__force vm_fault_t)regs_return_value(regs);
+	struct allocstat_counters *c = &s->row.c;
+	struct allocstat_section sec;
 
+	allocstat_section_end(s, &d->start, &sec);
 	if (!allocstat_task_owns(s, d->epoch))
 		return 0;	/* the table was reset meanwhile */
-	WRITE_ONCE(s->row.c.fault_ns, s->row.c.fault_ns + ns);
-	if (ns > s->row.c.fault_max_ns)
-		WRITE_ONCE(s->row.c.fault_max_ns, ns);
+	allocstat_add_section(&c->fault_ns, &c->fault_runq_ns, &c->fault_sleep_ns, &sec);
+	if (sec.ns > c->fault_max_ns)
+		WRITE_ONCE(c->fault_max_ns, sec.ns);
 	if (ret & VM_FAULT_RETRY) {
 		if (d->flags & ALLOCSTAT_FAULT_FLAG_VMA_LOCK)
 			WRITE_ONCE(s->row.c.vma_retry, s->row.c.vma_retry + 1);

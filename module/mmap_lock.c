@@ -98,7 +98,7 @@ static void probe_start_locking(ALLOCSTAT_MMAP_LOCK_PROTO(bool write))
 		return;
 	s->wait_mm = mm;
 	s->wait_write = write;
-	s->wait_start_ns = allocstat_now();
+	allocstat_stamp(s, &s->wait_start);
 	s->waiting = true;
 }
 
@@ -106,28 +106,30 @@ static void probe_acquire_returned(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool su
 {
 	unsigned int epoch;
 	struct allocstat_task *s = allocstat_task_current(ALLOCSTAT_CTX_TASK, &epoch);
+	struct allocstat_section wait = { 0 };
 	struct allocstat_lock_stat *st;
-	u64 now, wait = 0;
+	u64 now;
 
 	if (!s)
 		return;
-	now = allocstat_now();
 	st = &s->row.c.lock[write];
 	if (s->waiting && s->wait_mm == mm && s->wait_write == write) {
 		s->waiting = false;
-		wait = allocstat_delta(s->wait_start_ns, now);
-	} else if (!write && success) {
+		now = allocstat_section_end(s, &s->wait_start, &wait);
+	} else {
+		now = allocstat_now();
 		/* No wait pending: a downgrade if a write hold of mm is open. */
-		hold_close(s, mm, true, now);
+		if (!write && success)
+			hold_close(s, mm, true, now);
 	}
 	if (!success) {
 		WRITE_ONCE(s->row.c.trylock_fail, s->row.c.trylock_fail + 1);
 		return;
 	}
 	WRITE_ONCE(st->count, st->count + 1);
-	WRITE_ONCE(st->wait_ns, st->wait_ns + wait);
-	if (wait > st->wait_max_ns)
-		WRITE_ONCE(st->wait_max_ns, wait);
+	allocstat_add_section(&st->wait_ns, &st->wait_runq_ns, &st->wait_sleep_ns, &wait);
+	if (wait.ns > st->wait_max_ns)
+		WRITE_ONCE(st->wait_max_ns, wait.ns);
 	/*
 	 * With IRQs off only a trylock can succeed (a sleeping lock cannot be
 	 * taken there), and BPF releases such a lock from irq_work

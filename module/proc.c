@@ -26,11 +26,14 @@
 /* What a column needs to be meaningful; without it the column prints "-". */
 enum column_need {
 	NEED_FAULTS,
+	NEED_FAULTS_SPLIT,
 	NEED_VMA,
 	NEED_ZERO,
+	NEED_ZERO_SPLIT,
 	NEED_ZERO_HUGE,
 	NEED_ZERO_ALLOC,
 	NEED_LOCK,
+	NEED_LOCK_SPLIT,
 };
 
 struct column {
@@ -44,20 +47,28 @@ struct column {
 static const struct column columns[] = {
 	COL("faults",			faults,			NEED_FAULTS),
 	COL("fault_ns",			fault_ns,		NEED_FAULTS),
+	COL("fault_runq_ns",		fault_runq_ns,		NEED_FAULTS_SPLIT),
+	COL("fault_sleep_ns",		fault_sleep_ns,		NEED_FAULTS_SPLIT),
 	COL("fault_max_ns",		fault_max_ns,		NEED_FAULTS),
 	COL("vma_faults",		vma_faults,		NEED_VMA),
 	COL("vma_retry",		vma_retry,		NEED_VMA),
 	COL("zero_pages",		zero_pages,		NEED_ZERO),
 	COL("zero_ns",			zero_ns,		NEED_ZERO),
+	COL("zero_runq_ns",		zero_runq_ns,		NEED_ZERO_SPLIT),
+	COL("zero_sleep_ns",		zero_sleep_ns,		NEED_ZERO_SPLIT),
 	COL("zero_huge",		zero_huge,		NEED_ZERO_HUGE),
 	COL("zero_alloc_pages",		zero_alloc_pages,	NEED_ZERO_ALLOC),
 	COL("mmap_read",		lock[0].count,		NEED_LOCK),
 	COL("mmap_read_wait_ns",	lock[0].wait_ns,	NEED_LOCK),
+	COL("mmap_read_wait_runq_ns",	lock[0].wait_runq_ns,	NEED_LOCK_SPLIT),
+	COL("mmap_read_wait_sleep_ns",	lock[0].wait_sleep_ns,	NEED_LOCK_SPLIT),
 	COL("mmap_read_wait_max_ns",	lock[0].wait_max_ns,	NEED_LOCK),
 	COL("mmap_read_hold_ns",	lock[0].hold_ns,	NEED_LOCK),
 	COL("mmap_read_hold_max_ns",	lock[0].hold_max_ns,	NEED_LOCK),
 	COL("mmap_write",		lock[1].count,		NEED_LOCK),
 	COL("mmap_write_wait_ns",	lock[1].wait_ns,	NEED_LOCK),
+	COL("mmap_write_wait_runq_ns",	lock[1].wait_runq_ns,	NEED_LOCK_SPLIT),
+	COL("mmap_write_wait_sleep_ns",	lock[1].wait_sleep_ns,	NEED_LOCK_SPLIT),
 	COL("mmap_write_wait_max_ns",	lock[1].wait_max_ns,	NEED_LOCK),
 	COL("mmap_write_hold_ns",	lock[1].hold_ns,	NEED_LOCK),
 	COL("mmap_write_hold_max_ns",	lock[1].hold_max_ns,	NEED_LOCK),
@@ -69,17 +80,23 @@ static bool need_met(enum column_need need)
 	switch (need) {
 	case NEED_FAULTS:
 		return allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS);
+	case NEED_FAULTS_SPLIT:
+		return allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS) && allocstat_split_on;
 	case NEED_VMA:
 		return allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS) &&
 		       allocstat_vma_lock_supported();
 	case NEED_ZERO:
 		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING);
+	case NEED_ZERO_SPLIT:
+		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING) && allocstat_split_on;
 	case NEED_ZERO_HUGE:
 		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING) && allocstat_zero_huge_on();
 	case NEED_ZERO_ALLOC:
 		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING) && allocstat_zero_alloc_on();
 	case NEED_LOCK:
 		return allocstat_hook_on(ALLOCSTAT_HOOK_MMAP_LOCK);
+	case NEED_LOCK_SPLIT:
+		return allocstat_hook_on(ALLOCSTAT_HOOK_MMAP_LOCK) && allocstat_split_on;
 	}
 	return false;
 }

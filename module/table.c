@@ -526,13 +526,14 @@ static bool row_alive(const struct task_struct *key, u64 start, struct allocstat
 /*
  * Copy a row that its task may be updating.  Each counter is read once and
  * whole (READ_ONCE, never torn).  The probes write the larger of each pair
- * first (fault_ns before fault_max_ns, faults before vma_faults, zero_pages
- * before zero_alloc_pages, wait_ns and hold_ns before their maxima), and x86
- * keeps stores in order; reading the smaller ones first, then the rest,
- * keeps max <= sum, vma_faults <= faults and zero_alloc_pages <= zero_pages
- * in every copy.  A plain memcpy() could read zero_pages before an update
- * and zero_alloc_pages after it (seen by selftests/src/as-reader once in
- * ~3,000 reads on the debug kernel).
+ * first (fault_ns before fault_max_ns and before its runqueue and sleep
+ * parts, faults before vma_faults, zero_pages before zero_alloc_pages,
+ * wait_ns and hold_ns before their parts and maxima), and x86 keeps stores
+ * in order; reading the smaller ones first, then the rest, keeps
+ * max <= sum, runq + sleep <= the total, vma_faults <= faults and
+ * zero_alloc_pages <= zero_pages in every copy.  A plain memcpy() could read
+ * zero_pages before an update and zero_alloc_pages after it (seen by
+ * selftests/src/as-reader once in ~3,000 reads on the debug kernel).
  */
 static void row_copy(struct allocstat_row *dst, const struct allocstat_row *src)
 {
@@ -541,10 +542,16 @@ static void row_copy(struct allocstat_row *dst, const struct allocstat_row *src)
 	int w;
 
 	d->fault_max_ns = READ_ONCE(c->fault_max_ns);
+	d->fault_runq_ns = READ_ONCE(c->fault_runq_ns);
+	d->fault_sleep_ns = READ_ONCE(c->fault_sleep_ns);
 	d->vma_faults = READ_ONCE(c->vma_faults);
 	d->zero_alloc_pages = READ_ONCE(c->zero_alloc_pages);
+	d->zero_runq_ns = READ_ONCE(c->zero_runq_ns);
+	d->zero_sleep_ns = READ_ONCE(c->zero_sleep_ns);
 	for (w = 0; w < 2; w++) {
 		d->lock[w].wait_max_ns = READ_ONCE(c->lock[w].wait_max_ns);
+		d->lock[w].wait_runq_ns = READ_ONCE(c->lock[w].wait_runq_ns);
+		d->lock[w].wait_sleep_ns = READ_ONCE(c->lock[w].wait_sleep_ns);
 		d->lock[w].hold_max_ns = READ_ONCE(c->lock[w].hold_max_ns);
 	}
 	smp_rmb();	/* the smaller of each pair before the larger */
@@ -695,29 +702,95 @@ out_unlock:
 	raw_spin_unlock(&table.lock);
 }
 
-static void find_exit_tp(struct tracepoint *tp, void *priv)
+/*
+ * The delayed-dequeue correction of run_delay (see compat.h), on kernels
+ * that have delayed dequeue.  sched_waking fires in try_to_wake_up() under
+ * p->pi_lock, after p's state matched: p sleeps, or is about to.  A task
+ * that sleeps has sched_info.last_queued 0 (it was cleared when it last got
+ * a CPU, and a blocking task is not queued for sched_info), except when a
+ * migration while its dequeue was delayed queued it: then the wait the
+ * kernel will add to run_delay when p runs again starts at that migration,
+ * not at this wakeup, and the part before now is sleep.  It is recorded in
+ * p's slot, which only wakers write (serialized by p->pi_lock) while p
+ * sleeps, and which p reads once it runs again.  The common case costs one
+ * load (last_queued 0); a task without a row costs a lockless lookup.  Runs
+ * in any context a wakeup comes from (hard interrupts included): it takes
+ * no lock and writes only p's slot.  (A second migration while delayed
+ * adds its first part to run_delay at that migration's dequeue, before any
+ * hook sees it; that part stays counted as runnable.)
+ */
+static struct tracepoint *waking_tp;
+bool allocstat_split_on __read_mostly;
+
+static void probe_waking(void *data, struct task_struct *p)
+{
+	u64 queued = allocstat_last_queued(p), now;
+	struct allocstat_task *s;
+	bool sure;
+
+	if (likely(!queued) || READ_ONCE(paused))
+		return;
+	s = task_lookup(p, &sure);
+	if (!s)
+		return;
+	now = allocstat_now();
+	if (now > queued)
+		WRITE_ONCE(s->runq_fix_ns, s->runq_fix_ns + now - queued);
+}
+
+static void find_tps(struct tracepoint *tp, void *priv)
 {
 	if (!strcmp(tp->name, "sched_process_exit"))
 		exit_tp = tp;
+	else if (!strcmp(tp->name, "sched_waking"))
+		waking_tp = tp;
 }
 
+/*
+ * The exit hook, and on kernels with delayed dequeue the waking hook that
+ * the runqueue/sleep split needs there.  Without the waking hook the split
+ * columns print "-" (allocstat_split_on); without the exit hook rows are not
+ * recycled.  Both tracepoints are unexported: found by name; their probes'
+ * prototypes are (struct task_struct *p) in 6.1 through 7.x.
+ */
 int allocstat_exit_hook_init(void)
 {
 	int ret;
 
-	for_each_kernel_tracepoint(find_exit_tp, NULL);
-	if (!exit_tp)
-		return -ENOENT;
-	ret = tracepoint_probe_register(exit_tp, probe_process_exit, NULL);
+	for_each_kernel_tracepoint(find_tps, NULL);
+	allocstat_split_on = ALLOCSTAT_HAVE_SCHED_INFO;
+	if (ALLOCSTAT_HAVE_SCHED_INFO && ALLOCSTAT_HAVE_DELAY_DEQUEUE) {
+		if (!waking_tp || tracepoint_probe_register(waking_tp, probe_waking, NULL)) {
+			pr_notice("cannot hook sched_waking: the _runq_ns and _sleep_ns columns show -\n");
+			waking_tp = NULL;
+			allocstat_split_on = false;
+		}
+	} else {
+		waking_tp = NULL;
+	}
+	ret = exit_tp ? tracepoint_probe_register(exit_tp, probe_process_exit, NULL) : -ENOENT;
 	if (ret)
-		exit_tp = NULL;
+		goto out_unregister_waking;
+	return 0;
+
+out_unregister_waking:
+	/* main.c calls allocstat_exit_hook_exit() only if this succeeded */
+	exit_tp = NULL;
+	if (waking_tp) {
+		tracepoint_probe_unregister(waking_tp, probe_waking, NULL);
+		tracepoint_synchronize_unregister();
+		waking_tp = NULL;
+		allocstat_split_on = false;
+	}
 	return ret;
 }
 
 void allocstat_exit_hook_exit(void)
 {
-	if (!exit_tp)
-		return;
-	tracepoint_probe_unregister(exit_tp, probe_process_exit, NULL);
+	if (waking_tp)
+		tracepoint_probe_unregister(waking_tp, probe_waking, NULL);
+	waking_tp = NULL;
+	if (exit_tp)
+		tracepoint_probe_unregister(exit_tp, probe_process_exit, NULL);
 	exit_tp = NULL;
 }

@@ -47,7 +47,7 @@ static unsigned int nr_alloc_ranges;
 
 struct zero_data {
 	struct allocstat_task *slot;
-	u64 start_ns;
+	struct allocstat_stamp start;
 	unsigned int epoch;
 	bool alloc;
 };
@@ -83,7 +83,7 @@ static int zero_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	d->slot = s;
 	/* At function entry the stack pointer points at the return address. */
 	d->alloc = called_by_allocator(*(unsigned long *)kernel_stack_pointer(regs));
-	d->start_ns = allocstat_now();
+	allocstat_stamp(s, &d->start);
 	return 0;
 }
 
@@ -91,12 +91,14 @@ static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct zero_data *d = (struct zero_data *)ri->data;
 	struct allocstat_task *s = d->slot;
-	u64 ns = allocstat_since(d->start_ns);
+	struct allocstat_counters *c = &s->row.c;
+	struct allocstat_section sec;
 
+	allocstat_section_end(s, &d->start, &sec);
 	if (!allocstat_task_owns(s, d->epoch))
 		return 0;
-	WRITE_ONCE(s->row.c.zero_pages, s->row.c.zero_pages + 1);
-	WRITE_ONCE(s->row.c.zero_ns, s->row.c.zero_ns + ns);
+	WRITE_ONCE(c->zero_pages, c->zero_pages + 1);
+	allocstat_add_section(&c->zero_ns, &c->zero_runq_ns, &c->zero_sleep_ns, &sec);
 	if (d->alloc)
 		WRITE_ONCE(s->row.c.zero_alloc_pages, s->row.c.zero_alloc_pages + 1);
 	return 0;
@@ -118,7 +120,7 @@ static int huge_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!d->slot)
 		return 1;
 	d->slot->huge_clears++;
-	d->start_ns = allocstat_now();
+	allocstat_stamp(d->slot, &d->start);
 	return 0;
 }
 
@@ -126,14 +128,16 @@ static int huge_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct zero_data *d = (struct zero_data *)ri->data;
 	struct allocstat_task *s = d->slot;
-	u64 ns = allocstat_since(d->start_ns);
+	struct allocstat_counters *c = &s->row.c;
+	struct allocstat_section sec;
 
+	allocstat_section_end(s, &d->start, &sec);
 	if (!allocstat_task_owns(s, d->epoch))
 		return 0;
 	if (!WARN_ON_ONCE(!s->huge_clears))
 		s->huge_clears--;
-	WRITE_ONCE(s->row.c.zero_huge, s->row.c.zero_huge + 1);
-	WRITE_ONCE(s->row.c.zero_ns, s->row.c.zero_ns + ns);
+	WRITE_ONCE(c->zero_huge, c->zero_huge + 1);
+	allocstat_add_section(&c->zero_ns, &c->zero_runq_ns, &c->zero_sleep_ns, &sec);
 	return 0;
 }
 

@@ -47,11 +47,14 @@
 #define MAX_REPORTS	5
 
 static const char *const header_cols[] = {
-	"tid", "tgid", "comm", "state", "faults", "fault_ns", "fault_max_ns",
-	"vma_faults", "vma_retry", "zero_pages", "zero_ns", "zero_huge",
+	"tid", "tgid", "comm", "state", "faults", "fault_ns", "fault_runq_ns",
+	"fault_sleep_ns", "fault_max_ns", "vma_faults", "vma_retry", "zero_pages",
+	"zero_ns", "zero_runq_ns", "zero_sleep_ns", "zero_huge",
 	"zero_alloc_pages", "mmap_read", "mmap_read_wait_ns",
+	"mmap_read_wait_runq_ns", "mmap_read_wait_sleep_ns",
 	"mmap_read_wait_max_ns", "mmap_read_hold_ns", "mmap_read_hold_max_ns",
-	"mmap_write", "mmap_write_wait_ns", "mmap_write_wait_max_ns",
+	"mmap_write", "mmap_write_wait_ns", "mmap_write_wait_runq_ns",
+	"mmap_write_wait_sleep_ns", "mmap_write_wait_max_ns",
 	"mmap_write_hold_ns", "mmap_write_hold_max_ns", "mmap_trylock_fail",
 };
 #define NCOLS	(sizeof(header_cols) / sizeof(header_cols[0]))
@@ -59,12 +62,28 @@ static const char *const header_cols[] = {
 /* (smaller, larger) column pairs: the first never exceeds the second */
 static const char *const le_pairs[][2] = {
 	{ "fault_max_ns", "fault_ns" },
+	{ "fault_runq_ns", "fault_ns" },
+	{ "fault_sleep_ns", "fault_ns" },
+	{ "zero_runq_ns", "zero_ns" },
+	{ "zero_sleep_ns", "zero_ns" },
+	{ "mmap_read_wait_runq_ns", "mmap_read_wait_ns" },
+	{ "mmap_read_wait_sleep_ns", "mmap_read_wait_ns" },
+	{ "mmap_write_wait_runq_ns", "mmap_write_wait_ns" },
+	{ "mmap_write_wait_sleep_ns", "mmap_write_wait_ns" },
 	{ "vma_faults", "faults" },
 	{ "zero_alloc_pages", "zero_pages" },
 	{ "mmap_read_wait_max_ns", "mmap_read_wait_ns" },
 	{ "mmap_read_hold_max_ns", "mmap_read_hold_ns" },
 	{ "mmap_write_wait_max_ns", "mmap_write_wait_ns" },
 	{ "mmap_write_hold_max_ns", "mmap_write_hold_ns" },
+};
+
+/* (runq, sleep, total) columns: the two off-CPU parts never exceed the total */
+static const char *const parts[][3] = {
+	{ "fault_runq_ns", "fault_sleep_ns", "fault_ns" },
+	{ "zero_runq_ns", "zero_sleep_ns", "zero_ns" },
+	{ "mmap_read_wait_runq_ns", "mmap_read_wait_sleep_ns", "mmap_read_wait_ns" },
+	{ "mmap_write_wait_runq_ns", "mmap_write_wait_sleep_ns", "mmap_write_wait_ns" },
 };
 
 struct stats {
@@ -259,6 +278,18 @@ static int validate(const char *buf, size_t len, unsigned long *rows_out)
 				char r[128];
 
 				snprintf(r, sizeof(r), "%s > %s", le_pairs[i][0], le_pairs[i][1]);
+				return bad(lineno, r, line, l);
+			}
+		}
+		for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+			int a = col_index(parts[i][0]), b = col_index(parts[i][1]);
+			int c = col_index(parts[i][2]);
+
+			if (!dash[a] && !dash[b] && !dash[c] && val[a] + val[b] > val[c]) {
+				char r[160];
+
+				snprintf(r, sizeof(r), "%s + %s > %s", parts[i][0], parts[i][1],
+					 parts[i][2]);
 				return bad(lineno, r, line, l);
 			}
 		}

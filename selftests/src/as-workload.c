@@ -63,6 +63,11 @@ struct worker {
 	long minflt, majflt;
 	unsigned long long work_ns;	/* time of the touch loop / inside mprotect */
 	unsigned long long calls;
+	/* the scheduler's account of the thread over its work (schedstat deltas) */
+	unsigned long long run_ns;	/* the thread's lifetime from start to end of work */
+	unsigned long long cpu_ns;	/* on a CPU */
+	unsigned long long runq_ns;	/* runnable, waiting for one */
+	long nvcsw;			/* voluntary context switches (sleeps) */
 	volatile unsigned long sink;
 	char pad[64];
 };
@@ -154,12 +159,28 @@ static void contend(struct worker *w)
 	}
 }
 
+/* /proc/thread-self/schedstat: on-CPU ns, runqueue ns (0 0 if unreadable) */
+static void schedstat(unsigned long long *cpu, unsigned long long *runq)
+{
+	FILE *f = fopen("/proc/thread-self/schedstat", "r");
+
+	*cpu = *runq = 0;
+	if (f) {
+		if (fscanf(f, "%llu %llu", cpu, runq) != 2)
+			*cpu = *runq = 0;
+		fclose(f);
+	}
+}
+
 static void *run(void *arg)
 {
 	struct worker *w = arg;
 	struct rusage ru0, ru1;
+	unsigned long long t0, cpu0, runq0, cpu1, runq1;
 
 	w->tid = (pid_t)syscall(SYS_gettid);
+	t0 = now_ns();
+	schedstat(&cpu0, &runq0);
 	getrusage(RUSAGE_THREAD, &ru0);
 	if (mode == M_CONTEND && w->idx == 0) {
 		contend(w);
@@ -171,8 +192,13 @@ static void *run(void *arg)
 			__atomic_sub_fetch(&faulters_left, 1, __ATOMIC_RELEASE);
 	}
 	getrusage(RUSAGE_THREAD, &ru1);
+	schedstat(&cpu1, &runq1);
+	w->run_ns = now_ns() - t0;
+	w->cpu_ns = cpu1 - cpu0;
+	w->runq_ns = runq1 - runq0;
 	w->minflt = ru1.ru_minflt - ru0.ru_minflt;
 	w->majflt = ru1.ru_majflt - ru0.ru_majflt;
+	w->nvcsw = ru1.ru_nvcsw - ru0.ru_nvcsw;
 	if (barrier) {
 		pthread_mutex_lock(&park_lock);
 		nr_parked++;
@@ -203,9 +229,11 @@ static void report(unsigned long long wall_ns)
 	for (i = 0; i < nr_threads; i++) {
 		struct worker *w = &workers[i];
 
-		printf("thread=%d tid=%d pages=%lu minflt=%ld majflt=%ld work_ns=%llu calls=%llu\n",
+		printf("thread=%d tid=%d pages=%lu minflt=%ld majflt=%ld work_ns=%llu calls=%llu "
+		       "run_ns=%llu cpu_ns=%llu runq_ns=%llu nvcsw=%ld\n",
 		       i, w->tid, mode == M_CONTEND && i == 0 ? 0 : w->pages, w->minflt,
-		       w->majflt, w->work_ns, w->calls);
+		       w->majflt, w->work_ns, w->calls, w->run_ns, w->cpu_ns, w->runq_ns,
+		       w->nvcsw);
 	}
 	printf("wall_ns=%llu\n", wall_ns);
 	fflush(stdout);

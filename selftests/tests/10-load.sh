@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib/ktap.sh"
 . "$(dirname "$0")/../lib/module.sh"
 
-COLUMNS="tid tgid comm state faults fault_ns fault_max_ns vma_faults vma_retry zero_pages zero_ns zero_huge zero_alloc_pages mmap_read mmap_read_wait_ns mmap_read_wait_max_ns mmap_read_hold_ns mmap_read_hold_max_ns mmap_write mmap_write_wait_ns mmap_write_wait_max_ns mmap_write_hold_ns mmap_write_hold_max_ns mmap_trylock_fail"
+COLUMNS="tid tgid comm state faults fault_ns fault_runq_ns fault_sleep_ns fault_max_ns vma_faults vma_retry zero_pages zero_ns zero_runq_ns zero_sleep_ns zero_huge zero_alloc_pages mmap_read mmap_read_wait_ns mmap_read_wait_runq_ns mmap_read_wait_sleep_ns mmap_read_wait_max_ns mmap_read_hold_ns mmap_read_hold_max_ns mmap_write mmap_write_wait_ns mmap_write_wait_runq_ns mmap_write_wait_sleep_ns mmap_write_wait_max_ns mmap_write_hold_ns mmap_write_hold_max_ns mmap_trylock_fail"
 
 ktap_print_header
 as_setup
@@ -45,7 +45,8 @@ as_check "comm is escaped as \\ooo and stays one field" -n "$row" -a \
 	"$(echo "$row" | awk '{ print NF }')" -eq "$(sed -n 2p "$AS_TMP/odd" | awk '{ print NF }')"
 
 # vma_faults is a number exactly when the kernel has per-VMA locks.
-vma=$(awk 'NR > 2 { print ($8 == "-") ? "dash" : "num" }' "$AS_TMP/first" | sort -u)
+vma=$(awk 'NR == 2 { for (i = 1; i <= NF; i++) if ($i == "vma_faults") c = i }
+	   NR > 2 { print ($c == "-") ? "dash" : "num" }' "$AS_TMP/first" | sort -u)
 case ",$hooks," in
 *,vma_lock,*) want=num ;;
 *) want=dash ;;
@@ -78,7 +79,8 @@ as_check "bad max_tasks/hooks values are refused with a message" $ok -eq 1
 # One hook group: the others print "-".
 as_load hooks=faults && as_snap one
 ktap_print_msg "hooks=faults: $(head -1 "$AS_TMP/one" | cut -d' ' -f5)"
-zero=$(awk 'NR > 2 { print $10 }' "$AS_TMP/one" | sort -u)
+zero=$(awk 'NR == 2 { for (i = 1; i <= NF; i++) if ($i == "zero_pages") c = i }
+	    NR > 2 { print $c }' "$AS_TMP/one" | sort -u)
 faults=$(awk 'NR > 2 && $5 != "-" { n++ } END { print n + 0 }' "$AS_TMP/one")
 as_check "with hooks=faults, zeroing columns print '-' and faults are numbers" \
 	"$zero:$(as_hdr one hooks | sed s/,vma_lock//)" = "-:faults,exit" -a "$faults" -gt 0

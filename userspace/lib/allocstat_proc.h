@@ -39,20 +39,28 @@
 #define ALLOCSTAT_FIELDS(X)			\
 	X(FAULTS, faults)			\
 	X(FAULT_NS, fault_ns)			\
+	X(FAULT_RUNQ_NS, fault_runq_ns)		\
+	X(FAULT_SLEEP_NS, fault_sleep_ns)	\
 	X(FAULT_MAX_NS, fault_max_ns)		\
 	X(VMA_FAULTS, vma_faults)		\
 	X(VMA_RETRY, vma_retry)			\
 	X(ZERO_PAGES, zero_pages)		\
 	X(ZERO_NS, zero_ns)			\
+	X(ZERO_RUNQ_NS, zero_runq_ns)		\
+	X(ZERO_SLEEP_NS, zero_sleep_ns)		\
 	X(ZERO_HUGE, zero_huge)			\
 	X(ZERO_ALLOC_PAGES, zero_alloc_pages)	\
 	X(MMAP_READ, mmap_read)			\
 	X(MMAP_READ_WAIT_NS, mmap_read_wait_ns)	\
+	X(MMAP_READ_WAIT_RUNQ_NS, mmap_read_wait_runq_ns) \
+	X(MMAP_READ_WAIT_SLEEP_NS, mmap_read_wait_sleep_ns) \
 	X(MMAP_READ_WAIT_MAX_NS, mmap_read_wait_max_ns) \
 	X(MMAP_READ_HOLD_NS, mmap_read_hold_ns)	\
 	X(MMAP_READ_HOLD_MAX_NS, mmap_read_hold_max_ns) \
 	X(MMAP_WRITE, mmap_write)		\
 	X(MMAP_WRITE_WAIT_NS, mmap_write_wait_ns) \
+	X(MMAP_WRITE_WAIT_RUNQ_NS, mmap_write_wait_runq_ns) \
+	X(MMAP_WRITE_WAIT_SLEEP_NS, mmap_write_wait_sleep_ns) \
 	X(MMAP_WRITE_WAIT_MAX_NS, mmap_write_wait_max_ns) \
 	X(MMAP_WRITE_HOLD_NS, mmap_write_hold_ns) \
 	X(MMAP_WRITE_HOLD_MAX_NS, mmap_write_hold_max_ns) \
