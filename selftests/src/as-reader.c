@@ -18,7 +18,8 @@
  *     exited; counters are u64 decimals or `-`, and a column is `-` in every
  *     row or in none;
  *   - max <= sum for each *_max_ns, vma_faults <= faults,
- *     zero_alloc_pages <= zero_pages (each pair is written in that order);
+ *     zero_alloc_pages <= zero_pages, and a total's _runq_ns + _sleep_ns
+ *     <= the total (each total is written before its parts);
  *   - tasks= is the number of rows.
  * An open that fails with ENOENT (module not loaded; the loop then sleeps
  * 2 ms) and a read that fails with EIO (module unloaded while open) are

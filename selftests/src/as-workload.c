@@ -4,8 +4,9 @@
  *
  * Each thread maps its own region, touches every page once and reports, as
  * key=value lines, its tid, what it did and what the kernel's own accounting
- * (getrusage(RUSAGE_THREAD)) saw, so that a test can compare allocstat's row
- * for that tid with ground truth.  Threads are joined before the report, so
+ * saw over its work (getrusage(RUSAGE_THREAD) faults and voluntary switches,
+ * /proc/thread-self/schedstat on-CPU and runqueue time, and its lifetime),
+ * so that a test can compare allocstat's row for that tid with ground truth.  Threads are joined before the report, so
  * their rows are "exited" when the test reads /proc/allocstat (with -B they
  * are still alive while it is printed).
  *
