@@ -204,28 +204,45 @@ static uint64_t config_blocks(const struct config *c)
 	return (env.size + config_block(c) - 1) / config_block(c);
 }
 
+/* saturating: a request too large to count is simply too large */
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
 uint64_t run_footprint(const struct config *c)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t block = config_block(c), n = config_blocks(c);
 	uint64_t last = env.size - (n - 1) * block;
-	uint64_t threads = (uint64_t)c->threads, bytes;
+	uint64_t threads = (uint64_t)c->threads, total = mul_sat(threads, n), bytes;
 
+	if (env.size > UINT64_MAX / 4)
+		return UINT64_MAX;
 	if (c->method == METHOD_MALLOC || c->method == METHOD_FILE) {
 		uint64_t threshold = env.mmap_threshold >= 0 ?
 			(uint64_t)env.mmap_threshold : MMAP_THRESHOLD_DEFAULT;
-		uint64_t maps = threads * n < MMAP_MAX_DEFAULT ? threads * n : MMAP_MAX_DEFAULT;
+		uint64_t maps = total < MMAP_MAX_DEFAULT ? total : MMAP_MAX_DEFAULT;
 
 		if (block < threshold)
 			maps = 0;
-		bytes = threads * ((n - 1) * chunk_bytes(block, false, page) +
-				   chunk_bytes(last, false, page));
-		bytes += maps * (chunk_bytes(block, true, page) - chunk_bytes(block, false, page));
+		bytes = mul_sat(threads, add_sat(mul_sat(n - 1, chunk_bytes(block, false, page)),
+						 chunk_bytes(last, false, page)));
+		bytes = add_sat(bytes, maps * (chunk_bytes(block, true, page) -
+					       chunk_bytes(block, false, page)));
 	} else {
-		bytes = threads * ((n - 1) * round_up(block, page) + round_up(last, page));
+		bytes = mul_sat(threads, add_sat(mul_sat(n - 1, round_up(block, page)),
+						 round_up(last, page)));
 	}
-	bytes += threads * n * BLOCK_BOOKKEEPING;
-	return bytes + bytes / 512 + PROCESS_BASE + threads * THREAD_BASE;
+	bytes = add_sat(bytes, mul_sat(total, BLOCK_BOOKKEEPING));
+	return add_sat(bytes, bytes / 512 + PROCESS_BASE + threads * THREAD_BASE);
 }
 
 /*
@@ -236,14 +253,14 @@ uint64_t run_footprint(const struct config *c)
  */
 uint64_t run_mappings(const struct config *c)
 {
-	uint64_t total = (uint64_t)c->threads * config_blocks(c);
+	uint64_t total = mul_sat((uint64_t)c->threads, config_blocks(c));
 
 	switch (c->method) {
 	case METHOD_MALLOC:
 	case METHOD_FILE:
 		return total < MMAP_MAX_DEFAULT ? total : MMAP_MAX_DEFAULT;
 	case METHOD_THP:
-		return 3 * total;
+		return mul_sat(3, total);
 	default:
 		return total;
 	}
@@ -363,7 +380,7 @@ void plan_map_count_hint(const struct config *c)
 		"use larger blocks, or raise it (sysctl -w vm.max_map_count=%llu)\n",
 		(unsigned long long)need, c->threads, (unsigned long long)config_blocks(c),
 		c->method == METHOD_THP ? " x 3 for thp's aligned part and its two ends" : "",
-		(unsigned long long)limit, (unsigned long long)(need + 65536));
+		(unsigned long long)limit, (unsigned long long)add_sat(need, 65536));
 }
 
 /* refuse before allocating anything if the largest run cannot fit */
@@ -388,17 +405,18 @@ int plan_check_memory(const struct config *cfgs, int n)
 		fprintf(stderr, "allocstat-run: cannot read MemAvailable from /proc/meminfo\n");
 		return -1;
 	}
-	env.memory_estimate = need + file;
-	if (need + file <= avail)
+	need = add_sat(need, file);
+	env.memory_estimate = need;
+	if (need <= avail)
 		return 0;
 	format_size(env.size, a, sizeof(a));
-	format_size(need + file, b, sizeof(b));
+	format_size(need, b, sizeof(b));
 	format_size(avail, c, sizeof(c));
 	fprintf(stderr,
 		"allocstat-run: refusing to allocate: %d threads x %s of %s = %s needed "
 		"(%llu bytes, with block overhead and page tables%s), but MemAvailable is %s (%llu bytes)\n",
 		cfgs[largest].threads, a, config_label(&cfgs[largest], label, sizeof(label)),
-		b, (unsigned long long)(need + file),
+		b, (unsigned long long)need,
 		file ? " and the temporary file" : "", c, (unsigned long long)avail);
 	return -1;
 }

@@ -86,6 +86,11 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 diag "$(cat "$TMP/err") (${ms} ms)"
 check "4 x 1 TiB is refused before allocating, with the numbers (exit 1)" \
 	test $rc -eq 1 -a ! -s "$TMP/out" -a -n "$(grep 'MemAvailable is .*bytes' "$TMP/err")" -a $ms -lt 2000
+# 2^49 blocks of a page each, x 1024 threads: 2^71 bytes, which wrap to 0 in 64 bits
+ALLOCSTAT_PROC=/nonexistent run -t 1024 -s 512T -b 1 -m mmap
+diag "$(cat "$TMP/err")"
+check "1024 x 512 TiB in 1-byte blocks is refused too (the estimate does not wrap around)" \
+	test $rc -eq 1 -a ! -s "$TMP/out" -a -n "$(grep 'MemAvailable is .*bytes' "$TMP/err")"
 
 # the estimate against what the run really took (its process's peak RSS):
 # 16-byte blocks take 4 x their payload (32-byte chunks, 32 bytes of
