@@ -70,6 +70,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--command", default="")
+    ap.add_argument("--lane", default="tcg")
     ap.add_argument("--json", required=True)
     ap.add_argument("raw")
     a = ap.parse_args()
@@ -80,7 +81,7 @@ def main():
     release = next((n.split()[0].split("=", 1)[1] for n in notes
                     if n.startswith("kernel=")), a.kernel)
 
-    print(f"\n== allocstat bench, kernel {release} ({len(rows)} measurements)")
+    print(f"\n== allocstat bench, kernel {release}, {a.lane} lane ({len(rows)} measurements)")
     for n in notes:
         print(f"# {n}")
     print(f"{'phase':10} {'config':15} {'runs':>4} {'median ms':>10} {'min ms':>8} "
@@ -121,6 +122,7 @@ def main():
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host": platform.node(),
         "command": a.command,
+        "lane": a.lane,
         "notes": notes,
         "phases": phases,
         "read_and_memory": extra,

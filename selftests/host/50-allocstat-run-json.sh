@@ -4,7 +4,7 @@
 # allocstat-run --json, checked on the host: run the driver in a guest of
 # kernel series $ALLOCSTAT_KERNEL (default 6.1) through selftests/vm-run,
 # without and then with the module, capture its output, and validate it with
-# python3 against the schema documented in userspace/allocstat-run.md.
+# python3 against the schema documented in allocstat-run(1), section JSON.
 # KTAP on stdout; exit 0 when everything passed, 1 otherwise.
 
 SELFTESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,8 +56,8 @@ CONFIG_KEYS = ["mode", "threads", "size", "method", "block", "touch", "repeat",
                "arena_max", "mmap_threshold", "file", "page_size", "cpus", "thp"]
 MODULE_KEYS = ["loaded", "path", "reason", "version", "kernel", "hooks",
                "dropped", "missed"]
-PARTS = ["zero_ns", "fault_ns", "lock_wait_ns", "cpu_wait_ns", "other_ns"]
-BREAKDOWN_KEYS = ["thread_ns", "cpu_ns"] + PARTS + ["scaled"]
+PARTS = ["zeroing_ns", "other_fault_ns", "lock_wait_ns", "cpu_wait_ns", "other_ns"]
+BREAKDOWN_KEYS = ["thread_ns", "cpu_ns", "off_cpu_ns"] + PARTS + ["scaled"]
 
 # split the captured console into sections
 sections, name = {}, None
@@ -107,7 +107,7 @@ def need(obj, keys, what):
 
 def schema(d, mode):
     need(d, ["schema", "config", "module", "runs", "sweep", "compare"], "top level")
-    assert d["schema"] == "allocstat-run/1", d["schema"]
+    assert d["schema"] == "allocstat-run/2", d["schema"]
     need(d["config"], CONFIG_KEYS, "config")
     assert d["config"]["mode"] == mode, d["config"]["mode"]
     need(d["module"], MODULE_KEYS, "module")
@@ -198,10 +198,11 @@ def compare():
     schema(d, "compare")
     c = d["compare"]
     labels = sorted(x["label"] for x in c)
-    want = sorted(["malloc", "mmap", "populate", "thp", "nothp", "file", "malloc/64KiB"])
+    want = sorted(["malloc", "mmap", "populate", "thp", "nothp", "file", "malloc/64KiB",
+                   "malloc/64KiB,top_pad=64MiB"])
     assert labels == want, labels
-    assert [x["rank"] for x in c] == list(range(1, 8)), c
-    walls = [d["runs"][x["run"]]["wall_ns"] for x in c]
+    assert [x["rank"] for x in c] == list(range(1, 9)), c
+    walls = [x["wall_ns"] for x in c]
     assert walls == sorted(walls), walls
     return ["ranking: %s" % ", ".join(x["label"] for x in c)]
 
@@ -212,7 +213,7 @@ check("vma_faults null on 6.1, a number on 6.12", vma)
 check("breakdown parts add up to the threads' time", breakdown)
 check("--sweep -t 2: runs of 1 and 2 threads with slowdowns", sweep)
 check("--svg: well-formed SVG with bars", svg)
-check("--compare: 7 configurations ranked by wall time", compare)
+check("--compare: 8 configurations ranked by wall time", compare)
 EOF
 } > "$TMP/results"
 cat "$TMP/results"

@@ -5,7 +5,7 @@
 # missing COMMAND or a bad option value is refused with exit 2.
 
 . "$(dirname "$0")/common.bash"
-ktap_set_plan 5
+ktap_set_plan 6
 
 vmrun --kernel 2.6 -- true
 ok=1
@@ -30,5 +30,9 @@ expect "--timeout soon: exit 2" "$RC" -eq 2
 
 vmrun --add "$TMP/no-such-file" -- true
 expect "--add of a missing file: exit 2" "$RC" -eq 2
+
+VMRUN_ACCEL=warp vmrun -- true
+expect "VMRUN_ACCEL=warp: exit 2, naming the accepted values" \
+	"$RC:$(grep -c 'one of kvm, tcg, mttcg, icount' "$ERR")" = "2:1"
 
 ktap_finished
