@@ -207,6 +207,8 @@ int allocstat_snapshot(struct allocstat_row *dst, unsigned int max);
 size_t allocstat_table_bytes(void);
 int allocstat_exit_hook_init(void);
 void allocstat_exit_hook_exit(void);
+void allocstat_split_init(void);
+void allocstat_split_exit(void);
 
 /* faults.c */
 int allocstat_faults_init(void);
@@ -250,6 +252,14 @@ static __always_inline u64 allocstat_delta(u64 start, u64 now)
 	return now > start ? now - start : 0;
 }
 
+/* end - start if positive, as a signed difference: for counters that may wrap */
+static __always_inline u64 allocstat_sdelta(u64 start, u64 end)
+{
+	s64 d = (s64)(end - start);
+
+	return d > 0 ? (u64)d : 0;
+}
+
 static __always_inline u64 allocstat_since(u64 start)
 {
 	return allocstat_delta(start, allocstat_now());
@@ -270,15 +280,20 @@ static __always_inline u64 allocstat_since(u64 start)
  *   sleep    the rest of the section: time blocked, neither running nor
  *            runnable.
  *
- * The tick (and update_curr() from another CPU, reading the task's CPU
- * time) moves exec_start and sum_exec_runtime together; the pair is read
- * again while exec_start moved under us.  Interrupts that run during the
- * section count as the task's on-CPU time, as the scheduler charges them
- * (Debian's kernels have no CONFIG_IRQ_TIME_ACCOUNTING; with it, and with
- * steal time, the interval also holds time the scheduler did not charge to
- * the task, and that lands in sleep).  Each part is clamped so that the
- * parts never exceed the section: the section is measured on two CPUs when
- * the task migrated, which may disagree by up to a tick (allocstat_now()).
+ * The tick, and update_curr() from another CPU under the task's rq lock (a
+ * wakeup onto its CPU, task_sched_runtime()), move exec_start and
+ * sum_exec_runtime one after the other; the pair is read again while
+ * either moved under us.  A remote writer caught between its two stores by
+ * all four reads would skew on-CPU by the time since the last update, at
+ * most a tick; the clamps below bound the damage.  Interrupts that run
+ * during the section count as the task's on-CPU time, as the scheduler
+ * charges them; kernels with IRQ or steal time accounting have no split at
+ * all (compat.h).  A task preempted after it set a sleep state (between
+ * set_current_state() and schedule()) is not queued for sched_info, so
+ * its wait for the CPU counts as asleep, as the kernel's run_delay counts
+ * it.  Each part is clamped so that the parts never exceed the section: the
+ * section is measured on two CPUs when the task migrated, which may
+ * disagree by up to a tick (allocstat_now()).
  */
 static __always_inline void allocstat_stamp(const struct allocstat_task *s,
 					    struct allocstat_stamp *st)
@@ -293,7 +308,8 @@ static __always_inline void allocstat_stamp(const struct allocstat_task *s,
 		sum = READ_ONCE(t->se.sum_exec_runtime);
 		st->ns = allocstat_now();
 		smp_rmb();
-	} while (READ_ONCE(t->se.exec_start) != start && --tries);
+	} while ((READ_ONCE(t->se.exec_start) != start ||
+		  READ_ONCE(t->se.sum_exec_runtime) != sum) && --tries);
 	st->oncpu_ns = sum + allocstat_delta(start, st->ns);
 	st->runq_ns = allocstat_run_delay(t) - READ_ONCE(s->runq_fix_ns);
 }
@@ -308,8 +324,9 @@ static __always_inline u64 allocstat_section_end(const struct allocstat_task *s,
 
 	allocstat_stamp(s, &end);
 	sec->ns = allocstat_delta(start->ns, end.ns);
-	oncpu = min(allocstat_delta(start->oncpu_ns, end.oncpu_ns), sec->ns);
-	sec->runq_ns = min(allocstat_delta(start->runq_ns, end.runq_ns), sec->ns - oncpu);
+	/* signed: runq_ns may have wrapped (run_delay - runq_fix_ns) */
+	oncpu = min(allocstat_sdelta(start->oncpu_ns, end.oncpu_ns), sec->ns);
+	sec->runq_ns = min(allocstat_sdelta(start->runq_ns, end.runq_ns), sec->ns - oncpu);
 	sec->sleep_ns = sec->ns - oncpu - sec->runq_ns;
 	return end.ns;
 }
@@ -319,6 +336,7 @@ static __always_inline void allocstat_add_section(u64 *ns, u64 *runq_ns, u64 *sl
 						  const struct allocstat_section *sec)
 {
 	WRITE_ONCE(*ns, *ns + sec->ns);
+	smp_wmb();	/* pairs with row_copy()'s smp_rmb() */
 	WRITE_ONCE(*runq_ns, *runq_ns + sec->runq_ns);
 	WRITE_ONCE(*sleep_ns, *sleep_ns + sec->sleep_ns);
 }

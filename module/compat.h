@@ -108,18 +108,41 @@ static __always_inline u64 allocstat_run_delay(const struct task_struct *t)
 
 /*
  * EEVDF's delayed dequeue (6.12, "sched/fair: Implement delayed dequeue"): a
- * task that blocks may stay queued until it is picked.  If the load balancer
- * migrates it meanwhile, the enqueue on the new CPU sets
- * sched_info.last_queued although the task still sleeps, and the rest of its
- * sleep ends up in run_delay when it runs again.  table.c corrects that from
- * sched_waking (probe_waking()).  There is no header symbol for the feature,
+ * task that blocks may stay queued until it is picked.  If it is migrated
+ * meanwhile (load balancing, an affinity or NUMA move), the enqueue on the
+ * new CPU sets sched_info.last_queued although the task still sleeps, and
+ * the rest of its sleep ends up in run_delay when it runs again.  table.c
+ * corrects that from sched_waking (probe_waking()).  There is no header symbol for the feature,
  * so this is a version test.
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
-#define ALLOCSTAT_HAVE_DELAY_DEQUEUE	1
+#define ALLOCSTAT_HAVE_DELAY_DEQUEUE	1	/* struct sched_entity has sched_delayed */
 #else /* < 6.12 */
 #define ALLOCSTAT_HAVE_DELAY_DEQUEUE	0
 #endif /* LINUX_VERSION_CODE >= 6.12 */
+
+/* Is @t's dequeue delayed (it blocked, and is still queued)? */
+static __always_inline bool allocstat_sched_delayed(const struct task_struct *t)
+{
+#if ALLOCSTAT_HAVE_DELAY_DEQUEUE
+	return READ_ONCE(t->se.sched_delayed);
+#else /* !ALLOCSTAT_HAVE_DELAY_DEQUEUE */
+	return false;
+#endif /* ALLOCSTAT_HAVE_DELAY_DEQUEUE */
+}
+
+/*
+ * The on-CPU part reads se.exec_start, which is in rq_clock_task(): the rq
+ * clock minus IRQ time (CONFIG_IRQ_TIME_ACCOUNTING) and steal time
+ * (CONFIG_PARAVIRT_TIME_ACCOUNTING) since boot.  With either, it cannot be
+ * compared with local_clock(), and the split is off (columns "-").  Both are
+ * off in Debian's 6.1 and 6.12.
+ */
+#if defined(CONFIG_IRQ_TIME_ACCOUNTING) || defined(CONFIG_PARAVIRT_TIME_ACCOUNTING)
+#define ALLOCSTAT_CLOCK_TASK_IS_CLOCK	0
+#else
+#define ALLOCSTAT_CLOCK_TASK_IS_CLOCK	1
+#endif
 
 static __always_inline u64 allocstat_last_queued(const struct task_struct *t)
 {

@@ -83,6 +83,7 @@ static void detach_all(void)
 		allocstat_faults_exit();
 	if (test_and_clear_bit(ALLOCSTAT_HOOK_EXIT, &allocstat_hooks_active))
 		allocstat_exit_hook_exit();
+	allocstat_split_exit();
 	/* No probe of ours runs after this; kretprobes waited for theirs. */
 	tracepoint_synchronize_unregister();
 }
@@ -111,6 +112,7 @@ static int __init allocstat_init(void)
 	attach(ALLOCSTAT_HOOK_EXIT, allocstat_exit_hook_init);
 	if (!allocstat_hook_on(ALLOCSTAT_HOOK_EXIT))
 		pr_notice("sched_process_exit not found, exits are noticed on read\n");
+	allocstat_split_init();
 	attach(ALLOCSTAT_HOOK_FAULTS, allocstat_faults_init);
 	attach(ALLOCSTAT_HOOK_ZEROING, allocstat_zeroing_init);
 	attach(ALLOCSTAT_HOOK_MMAP_LOCK, allocstat_mmap_lock_init);

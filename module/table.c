@@ -707,17 +707,23 @@ out_unlock:
  * that have delayed dequeue.  sched_waking fires in try_to_wake_up() under
  * p->pi_lock, after p's state matched: p sleeps, or is about to.  A task
  * that sleeps has sched_info.last_queued 0 (it was cleared when it last got
- * a CPU, and a blocking task is not queued for sched_info), except when a
- * migration while its dequeue was delayed queued it: then the wait the
- * kernel will add to run_delay when p runs again starts at that migration,
- * not at this wakeup, and the part before now is sleep.  It is recorded in
- * p's slot, which only wakers write (serialized by p->pi_lock) while p
+ * a CPU, and a blocking task is not queued for sched_info), except when it
+ * was migrated while its dequeue was delayed: then the wait the kernel will
+ * add to run_delay when p runs again starts at that migration, not at this
+ * wakeup, and the part before now is sleep.  Only a task whose dequeue is
+ * still delayed, or that has left the queue since, is corrected: a task
+ * preempted after it set a sleep state is still queued, not delayed, and
+ * its last_queued (from a migration) is a real wait.  The sleep is recorded
+ * in p's slot, which only wakers write (serialized by p->pi_lock) while p
  * sleeps, and which p reads once it runs again.  The common case costs one
  * load (last_queued 0); a task without a row costs a lockless lookup.  Runs
  * in any context a wakeup comes from (hard interrupts included): it takes
- * no lock and writes only p's slot.  (A second migration while delayed
- * adds its first part to run_delay at that migration's dequeue, before any
- * hook sees it; that part stays counted as runnable.)
+ * no lock and writes only p's slot.
+ *
+ * Not corrected, and counted as runnable: the sleep before a second
+ * migration while delayed, and before a dequeue without DEQUEUE_SAVE of a
+ * delayed task (wait_task_inactive(), a class change in rt_mutex_setprio()):
+ * those add it to run_delay before any hook sees it.
  */
 static struct tracepoint *waking_tp;
 bool allocstat_split_on __read_mostly;
@@ -729,6 +735,8 @@ static void probe_waking(void *data, struct task_struct *p)
 	bool sure;
 
 	if (likely(!queued) || READ_ONCE(paused))
+		return;
+	if (READ_ONCE(p->on_rq) && !allocstat_sched_delayed(p))
 		return;
 	s = task_lookup(p, &sure);
 	if (!s)
@@ -747,50 +755,57 @@ static void find_tps(struct tracepoint *tp, void *priv)
 }
 
 /*
- * The exit hook, and on kernels with delayed dequeue the waking hook that
- * the runqueue/sleep split needs there.  Without the waking hook the split
- * columns print "-" (allocstat_split_on); without the exit hook rows are not
- * recycled.  Both tracepoints are unexported: found by name; their probes'
- * prototypes are (struct task_struct *p) in 6.1 through 7.x.
+ * The exit hook.  Without it rows are not recycled (see the top of this
+ * file).  sched_process_exit is unexported: found by name; its probe's
+ * prototype is (struct task_struct *p) in 6.1 through 7.x.
  */
 int allocstat_exit_hook_init(void)
 {
 	int ret;
 
 	for_each_kernel_tracepoint(find_tps, NULL);
-	allocstat_split_on = ALLOCSTAT_HAVE_SCHED_INFO;
-	if (ALLOCSTAT_HAVE_SCHED_INFO && ALLOCSTAT_HAVE_DELAY_DEQUEUE) {
-		if (!waking_tp || tracepoint_probe_register(waking_tp, probe_waking, NULL)) {
-			pr_notice("cannot hook sched_waking: the _runq_ns and _sleep_ns columns show -\n");
-			waking_tp = NULL;
-			allocstat_split_on = false;
-		}
-	} else {
-		waking_tp = NULL;
-	}
 	ret = exit_tp ? tracepoint_probe_register(exit_tp, probe_process_exit, NULL) : -ENOENT;
 	if (ret)
-		goto out_unregister_waking;
-	return 0;
-
-out_unregister_waking:
-	/* main.c calls allocstat_exit_hook_exit() only if this succeeded */
-	exit_tp = NULL;
-	if (waking_tp) {
-		tracepoint_probe_unregister(waking_tp, probe_waking, NULL);
-		tracepoint_synchronize_unregister();
-		waking_tp = NULL;
-		allocstat_split_on = false;
-	}
+		exit_tp = NULL;
 	return ret;
 }
 
 void allocstat_exit_hook_exit(void)
 {
-	if (waking_tp)
-		tracepoint_probe_unregister(waking_tp, probe_waking, NULL);
-	waking_tp = NULL;
 	if (exit_tp)
 		tracepoint_probe_unregister(exit_tp, probe_process_exit, NULL);
 	exit_tp = NULL;
+}
+
+/*
+ * Whether the _runq_ns and _sleep_ns columns are known, and on kernels with
+ * delayed dequeue the waking hook they need there (unexported, found by
+ * name, prototype (struct task_struct *p)).  Never fails the load: without
+ * it the columns print "-", with a notice.
+ */
+void allocstat_split_init(void)
+{
+	allocstat_split_on = ALLOCSTAT_HAVE_SCHED_INFO && ALLOCSTAT_CLOCK_TASK_IS_CLOCK;
+	if (!allocstat_split_on) {
+		pr_notice("no sched_info, or IRQ/steal time accounting: the _runq_ns and _sleep_ns columns show -\n");
+		return;
+	}
+	if (!ALLOCSTAT_HAVE_DELAY_DEQUEUE)
+		return;
+	if (!waking_tp)
+		for_each_kernel_tracepoint(find_tps, NULL);
+	if (!waking_tp || tracepoint_probe_register(waking_tp, probe_waking, NULL)) {
+		pr_notice("cannot hook sched_waking: the _runq_ns and _sleep_ns columns show -\n");
+		waking_tp = NULL;
+		allocstat_split_on = false;
+	}
+}
+
+/* Unregisters; the caller waits for running probes (detach_all()). */
+void allocstat_split_exit(void)
+{
+	if (allocstat_split_on && ALLOCSTAT_HAVE_DELAY_DEQUEUE && waking_tp)
+		tracepoint_probe_unregister(waking_tp, probe_waking, NULL);
+	waking_tp = NULL;
+	allocstat_split_on = false;
 }
