@@ -304,9 +304,11 @@ static __always_inline void allocstat_stamp(const struct allocstat_task *s,
 
 	do {
 		start = READ_ONCE(t->se.exec_start);
+		/* exec_start before sum: see above */
 		smp_rmb();
 		sum = READ_ONCE(t->se.sum_exec_runtime);
 		st->ns = allocstat_now();
+		/* the pair before its second read */
 		smp_rmb();
 	} while ((READ_ONCE(t->se.exec_start) != start ||
 		  READ_ONCE(t->se.sum_exec_runtime) != sum) && --tries);

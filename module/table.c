@@ -235,6 +235,7 @@ static struct allocstat_task **bucket_of(const struct task_struct *t)
  */
 static struct allocstat_task *task_lookup(const struct task_struct *t, bool *sure)
 {
+	/* before the walk: pairs with slot_take()'s smp_wmb() */
 	unsigned long reuses = smp_load_acquire(&table.reuses);
 	struct allocstat_task *s = READ_ONCE(*bucket_of(t));
 	unsigned int n;
@@ -245,15 +246,6 @@ static struct allocstat_task *task_lookup(const struct task_struct *t, bool *sur
 	smp_rmb();	/* the walk before the second read: pairs with slot_take() */
 	*sure = !s && READ_ONCE(table.reuses) == reuses;
 	return NULL;
-}
-
-static bool table_trylock(void)
-{
-	/* NMI context (an int3 kprobe): only try, see the top of this file */
-	if (in_nmi())
-		return raw_spin_trylock(&table.lock);
-	raw_spin_lock(&table.lock);
-	return true;
 }
 
 /* Under table.lock: a never-used slot, else the oldest exited row, else NULL. */
@@ -268,8 +260,8 @@ static struct allocstat_task *slot_take(void)
 		return NULL;
 	list_del_init(&s->exited);
 	WRITE_ONCE(table.recycled, table.recycled + 1);
-	/* before slot_init() rewrites key and next: pairs with task_lookup() */
 	WRITE_ONCE(table.reuses, table.reuses + 1);
+	/* the count before slot_init() rewrites key and next: pairs with task_lookup() */
 	smp_wmb();
 	return s;
 }
@@ -302,6 +294,7 @@ static void slot_init(struct allocstat_task *s, struct task_struct *t, unsigned 
 	s->tracked = true;
 	smp_wmb();		/* the row is whole before the key matches */
 	WRITE_ONCE(s->key, t);
+	/* seq even again once the row is whole: pairs with row_read() */
 	smp_store_release(&s->seq, seq + 1);
 	/* Publish for /proc readers, which walk slots[] rather than chains. */
 	smp_store_release(&s->valid, true);
@@ -325,9 +318,14 @@ static struct allocstat_task *task_create(struct task_struct *t, unsigned int ge
 		note_dropped(t);
 		return NULL;
 	}
-	if (!table_trylock()) {
-		atomic_long_inc(&allocstat_missed);
-		return NULL;
+	/* NMI context (an int3 kprobe): only try, see the top of this file */
+	if (in_nmi()) {
+		if (!raw_spin_trylock(&table.lock)) {
+			atomic_long_inc(&allocstat_missed);
+			return NULL;
+		}
+	} else {
+		raw_spin_lock(&table.lock);
 	}
 	s = NULL;
 	if (READ_ONCE(paused))
@@ -373,6 +371,7 @@ struct allocstat_task *allocstat_task_current(enum allocstat_ctx ctx, unsigned i
 	 * one that read the old epoch sees it changed at return.
 	 */
 	*epochp = READ_ONCE(epoch);
+	/* the epoch before paused: pairs with pause_probes()'s smp_wmb() */
 	smp_rmb();
 	/* acquire: a probe that sees !paused sees the table reset cleared */
 	if (unlikely(smp_load_acquire(&paused)))
@@ -598,6 +597,7 @@ static bool row_read(const struct allocstat_task *s, u64 seen, struct allocstat_
 		key = READ_ONCE(s->key);
 		start = READ_ONCE(s->start_time);
 		row_copy(row, &s->row);
+		/* the copy before the second read of seq: pairs with slot_init() */
 		smp_rmb();
 		if (READ_ONCE(s->seq) != seq)
 			continue;
