@@ -14,8 +14,10 @@
 #   past0, past50k   allocstat.ko, every hook group, on a fresh table, and
 #                    after 50,000 short processes have each taken a row and
 #                    exited (most rows then recycled): the lookup cost
+#   none50k          no module, after the same 50,000 processes: what they
+#                    leave behind in the kernel (memory, caches), for past50k
 
-CONFIGS_ALL="none all faults zeroing mmap_lock floor floor:faults floor:zeroing floor:mmap_lock tracefs past0 past50k"
+CONFIGS_ALL="none all faults zeroing mmap_lock floor floor:faults floor:zeroing floor:mmap_lock tracefs past0 past50k none50k"
 T=/sys/kernel/tracing
 KO=${ALLOCSTAT_KO:-/opt/allocstat/allocstat.ko}
 # built by selftests/bench/floor/build and copied in with vm-run --add
@@ -24,6 +26,7 @@ FLOOR_KO=${FLOOR_KO:-/opt/add/allocstat_floor.ko}
 setup() {
 	case $1 in
 	none) ;;
+	none50k) as-spawn -n 50000 -c 2 > /dev/null ;;
 	all|past0) insmod "$KO" ;;
 	past50k) insmod "$KO" && as-spawn -n 50000 -c 2 > /dev/null ;;
 	faults|zeroing|mmap_lock) insmod "$KO" hooks=$1 ;;
@@ -42,7 +45,7 @@ setup() {
 
 teardown() {
 	case $1 in
-	none) ;;
+	none|none50k) ;;
 	tracefs)
 		echo 0 > $T/events/mmap_lock/enable
 		echo 0 > $T/events/kprobes/enable

@@ -94,7 +94,7 @@ done
 phase_lookup() {
 i=1
 while [ $i -le "$LOOKUP_REPS" ]; do
-	for cfg in none past0 past50k; do
+	for cfg in none past0 none50k past50k; do
 		run lookup $cfg $i -m write -t 4 -p 16384
 	done
 	i=$((i + 1))
