@@ -63,11 +63,20 @@ struct allocstat_section {
 	u64 sleep_ns;
 };
 
+/*
+ * An open hold: the mm (identity only, never dereferenced) with the mode in
+ * its lowest bit (an mm_struct is word-aligned), 16 bytes, so that a slot
+ * stays within 7 cache lines.
+ */
 struct allocstat_hold {
-	const struct mm_struct *mm;	/* identity only, never dereferenced */
+	unsigned long mm_write;
 	u64 start_ns;
-	bool write;
 };
+
+static inline unsigned long allocstat_hold_key(const struct mm_struct *mm, bool write)
+{
+	return (unsigned long)mm | write;
+}
 
 /* What /proc/allocstat prints of a task, besides its identity. */
 struct allocstat_counters {
@@ -124,6 +133,8 @@ struct allocstat_task {
 	bool valid;			/* published, see task_create() */
 	bool tracked;			/* result of the track filter at filter_gen */
 	unsigned int filter_gen;
+	/* huge-page clears in progress (zeroing.c): their subpages are not timed */
+	unsigned int huge_clears;
 
 	struct allocstat_row row;	/* tid, tgid, comm, exited, counters */
 
@@ -134,9 +145,6 @@ struct allocstat_task {
 	bool wait_write;
 	unsigned int nr_holds;
 	struct allocstat_hold holds[ALLOCSTAT_MAX_HOLDS];
-
-	/* huge-page clears in progress (zeroing.c): their subpages are not timed */
-	unsigned int huge_clears;
 
 	/*
 	 * Sleep that the kernel counted in sched_info.run_delay (delayed

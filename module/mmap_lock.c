@@ -58,8 +58,7 @@ static void hold_open(struct allocstat_task *s, const struct mm_struct *mm,
 		s->nr_holds--;
 	}
 	h = &s->holds[s->nr_holds];
-	h->mm = mm;
-	h->write = write;
+	h->mm_write = allocstat_hold_key(mm, write);
 	h->start_ns = now;
 	s->nr_holds++;
 }
@@ -75,7 +74,7 @@ static bool hold_close(struct allocstat_task *s, const struct mm_struct *mm,
 		struct allocstat_hold *h = &s->holds[i];
 		u64 ns;
 
-		if (h->mm != mm || h->write != write)
+		if (h->mm_write != allocstat_hold_key(mm, write))
 			continue;
 		ns = allocstat_delta(h->start_ns, now);
 		WRITE_ONCE(st->hold_ns, st->hold_ns + ns);

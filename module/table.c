@@ -284,6 +284,7 @@ static void slot_init(struct allocstat_task *s, struct task_struct *t, unsigned 
 	/* the row and everything after it: the task's counters and state in flight */
 	memset((char *)s + offsetof(struct allocstat_task, row), 0,
 	       sizeof(*s) - offsetof(struct allocstat_task, row));
+	s->huge_clears = 0;	/* before the row, beside the other identity fields */
 	WRITE_ONCE(s->start_time, t->start_time);
 	WRITE_ONCE(s->seen, ++table.seen);
 	s->row.tid = task_pid_nr(t);
