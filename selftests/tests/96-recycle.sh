@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Recycling: with the default table of 8192 rows, 20,000 short-lived
-# processes pass through it, each faulting a page and so needing a row.  The
+# processes pass through it, each faulting a page and so needing a row.
+# (AS_RECYCLE_MAX_TASKS and AS_RECYCLE_CHILDREN shrink both for the debug
+# kernel, where a fork costs ~25 ms under TCG.)  The
 # rows of exited tasks are reused: nothing is dropped, recycled= counts at
 # least the tasks beyond the table's size, and a workload run afterwards is
 # measured as exactly as on a fresh table (20-faults.sh's bounds).
@@ -10,13 +12,14 @@
 . "$(dirname "$0")/../lib/ktap.sh"
 . "$(dirname "$0")/../lib/module.sh"
 
-CHILDREN=20000
+MAX_TASKS=${AS_RECYCLE_MAX_TASKS:-}
+CHILDREN=${AS_RECYCLE_CHILDREN:-20000}
 P=4096
 
 ktap_print_header
 as_setup
 ktap_set_plan 11
-as_load || ktap_exit_fail_msg "cannot load $ALLOCSTAT_KO"
+as_load ${MAX_TASKS:+max_tasks=$MAX_TASKS} || ktap_exit_fail_msg "cannot load $ALLOCSTAT_KO"
 max=$(cat /sys/module/$AS_MOD/parameters/max_tasks)
 
 as_snap before
