@@ -277,6 +277,7 @@ int main(int argc, char **argv)
 	struct module_info mi = { 0 };
 	struct run *runs = NULL, **best = NULL;
 	int ncfg, nruns = 0, err = 0;
+	char growth[300];
 
 	if (parse_args(argc, argv)) {
 		fputs("Try 'allocstat-run --help' for more information.\n", stderr);
@@ -305,6 +306,8 @@ int main(int argc, char **argv)
 	err = workload_prepare(plan_uses_file(cfgs, ncfg));
 	if (err)
 		goto cleanup;
+	/* sleep time for the breakdown: sched.c; restored below */
+	env.schedstats = !schedstats_enable(env.schedstats_why, sizeof(env.schedstats_why));
 
 	plan_runs(cfgs, ncfg, env.repeat, runs);
 	for (; nruns < ncfg * env.repeat; nruns++) {
@@ -314,6 +317,8 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		compute_breakdown(&runs[nruns]);
+		if (table_growth(&runs[nruns], growth, sizeof(growth)))
+			warn("run %d, %s", nruns + 1, growth);
 	}
 	plan_summarize(runs, nruns, ncfg, best);
 
@@ -342,6 +347,7 @@ int main(int argc, char **argv)
 	}
 
 cleanup:
+	schedstats_restore();
 	workload_cleanup();
 	for (int i = 0; i < nruns; i++)
 		run_free(&runs[i]);

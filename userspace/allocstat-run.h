@@ -60,6 +60,8 @@ struct env {
 	uint64_t memory_estimate;	/* of the largest run, by the memory check */
 	uint64_t pmd_size;		/* a transparent huge page */
 	bool pmd_size_guessed;		/* hpage_pmd_size unreadable: 2 MiB */
+	bool schedstats;		/* kernel.sched_schedstats on for the runs */
+	char schedstats_why[256];	/* if not, why not */
 };
 
 /* one workload configuration */
@@ -72,6 +74,39 @@ struct config {
 
 #define MAX_CONFIGS 64
 
+/* where the time went: the buckets, in the order they are shown */
+enum bucket {
+	BUCKET_USER,			/* user-mode CPU */
+	BUCKET_ZERO_CPU,		/* page zeroing, on CPU */
+	BUCKET_FAULT_CPU,		/* other fault handling, on CPU */
+	BUCKET_LOCK_WAIT,		/* mmap_lock wait, asleep or spinning */
+	BUCKET_RUNQ,			/* runnable, waiting for a CPU */
+	BUCKET_SYS_OTHER,		/* other kernel CPU */
+	BUCKET_SLEEP_OTHER,		/* asleep, not on the mmap_lock */
+	BUCKET_UNEXPLAINED,		/* the thread's time minus the above */
+	NR_BUCKETS
+};
+
+struct bucket_info {
+	const char *name;		/* "page zeroing, on CPU" */
+	const char *key;		/* JSON: "zero_cpu_ns" */
+	const char *abbrev;		/* table column: "zero_cpu" */
+	const char *color;		/* SVG */
+};
+
+extern const struct bucket_info buckets[NR_BUCKETS];
+
+/* the buckets of one thread, or summed over the threads of a run */
+struct buckets {
+	int64_t ns[NR_BUCKETS];		/* ns[k] counts only if known[k] */
+	int known[NR_BUCKETS];		/* threads in which bucket k was measured */
+	uint32_t holds[NR_BUCKETS];	/* bit j: k holds unknown bucket j's time */
+	int64_t lock_sleep_ns;		/* of lock_wait: asleep (the rest spun) */
+	uint64_t thread_ns;		/* alloc + touch + free */
+	int threads;
+	int rows;			/* threads with a /proc/allocstat row */
+};
+
 /* per-thread counters, one cache line apart (will-it-scale style) */
 struct thread_result {
 	int index;
@@ -79,46 +114,21 @@ struct thread_result {
 	uint64_t alloc_ns, touch_ns, free_ns;
 	uint64_t cpu_ns;		/* CPU time of the three phases */
 	long minflt, majflt;		/* getrusage(RUSAGE_THREAD) deltas */
+	uint64_t utime_ns, stime_ns;	/* the same */
+	uint64_t run_delay_ns;		/* schedstat delta (sched.c) */
+	uint64_t sleep_ns;		/* sum_sleep_runtime delta (sched.c) */
+	bool run_delay_ok, sleep_ok;	/* both ends read */
 	/* /proc/allocstat deltas; bit i of present: counter i known */
 	uint64_t val[ALLOCSTAT_NR_FIELDS];
 	uint32_t present;
 	bool matched;			/* rows found in /proc/allocstat */
+	struct buckets bk;		/* compute_breakdown() */
 	/* written by the thread while it runs, read by the progress line */
 	uint64_t progress;		/* bytes touched so far */
 	int err;			/* errno of a failed call */
 	const char *failed_call;
 	char call_arg[48];
 } __attribute__((aligned(CACHELINE)));
-
-/* where the time went: the parts, in the order they are shown */
-enum part {
-	PART_ZERO,			/* page zeroing */
-	PART_FAULT,			/* fault handling other than zeroing */
-	PART_LOCK,			/* waiting for the mmap_lock */
-	PART_CPU_WAIT,			/* runnable, waiting for a CPU */
-	PART_OTHER,			/* everything else */
-	NR_PARTS
-};
-
-struct part_info {
-	const char *name;		/* "page zeroing" */
-	const char *name_no_module;	/* what the part holds without counters */
-	const char *key;		/* JSON: "zero_ns" */
-	const char *abbrev;		/* table column: "zeroing" */
-	const char *abbrev_no_module;	/* its column without counters, if any */
-	const char *color;		/* SVG */
-	bool needs_module;
-};
-
-extern const struct part_info parts[NR_PARTS];
-
-/* summed over the threads of one run; parts add up to thread_ns */
-struct breakdown {
-	uint64_t thread_ns;		/* alloc + touch + free of all threads */
-	uint64_t cpu_ns;		/* CPU time of the same */
-	uint64_t part[NR_PARTS];
-	bool scaled;			/* counters overlapped; shares scaled */
-};
 
 struct run {
 	struct config cfg;
@@ -132,7 +142,10 @@ struct run {
 	void *thr_map;			/* shared mapping holding thr */
 	size_t thr_map_len;
 	bool counters;			/* module counters available */
-	struct breakdown bd;
+	bool tables;			/* both snapshots read: */
+	uint64_t dropped[2], missed[2];	/* their header's dropped=, missed= */
+	uint64_t cpu_ns;		/* CPU time of all threads */
+	struct buckets bd;		/* summed over the threads */
 };
 
 /* state of /proc/allocstat, found once at start (proc.c) */
@@ -181,12 +194,33 @@ void run_free(struct run *r);
 void workload_cleanup(void);
 const char *config_label(const struct config *c, char *buf, size_t len);
 
-/* report.c */
+/* sched.c */
+struct sched_files {
+	int schedstat, sched;		/* fds of /proc/self/task/<tid>/..., or -1 */
+};
+
+struct sched_sample {
+	uint64_t run_delay, sleep;
+	bool run_delay_ok, sleep_ok;
+};
+
+void sched_open(struct sched_files *f);
+void sched_close(struct sched_files *f);
+void sched_sample(const struct sched_files *f, struct sched_sample *s);
+int sched_parse_schedstat(const char *s, uint64_t *run_delay);
+int sched_parse_sleep(const char *s, uint64_t *ns);
+int schedstats_enable(char *why, size_t len);
+void schedstats_restore(void);
+
+/* breakdown.c */
+void thread_buckets(const struct thread_result *t, struct buckets *b);
 void compute_breakdown(struct run *r);
-const char *part_name(const struct run *r, enum part p);
-uint64_t off_cpu_ns(const struct breakdown *bd);
+const char *held_names(uint32_t holds, char *buf, size_t len);
+
+/* report.c */
 void counters_kinds(struct run *const *best, int n, bool *with, bool *without);
 void report_run(FILE *out, const struct run *r, const struct module_info *mi);
+int table_growth(const struct run *r, char *buf, size_t len);
 void report_sweep(FILE *out, struct run **best, int n);
 void report_compare(FILE *out, struct run **best, int n);
 double per_thread_ms(const struct run *r);

@@ -4,7 +4,7 @@
  * (man/allocstat-run.1, section JSON); in short:
  *
  * {
- *   "schema": "allocstat-run/2",
+ *   "schema": "allocstat-run/3",
  *   "config": { "mode", "threads", "size", "method", "block", "touch",
  *               "repeat", "arena_max", "mmap_threshold", "top_pad",
  *               "glibc_tunables", "file", "page_size", "cpus", "thp",
@@ -201,6 +201,60 @@ static void config_json(FILE *out, const struct module_info *mi)
 	fputs("},\n", out);
 }
 
+/*
+ * "breakdown": each bucket in ns (null: not measured), thread_ns, and for a
+ * run the threads each bucket was measured in; "includes": the unknown
+ * buckets whose time is in a known one.
+ */
+static void buckets_json(FILE *out, const struct buckets *b, bool run)
+{
+	bool first = true;
+
+	fputs("\"breakdown\": {", out);
+	for (int k = 0; k < NR_BUCKETS; k++) {
+		if (b->known[k])
+			fprintf(out, "\"%s\": %lld, ", buckets[k].key, (long long)b->ns[k]);
+		else
+			fprintf(out, "\"%s\": null, ", buckets[k].key);
+	}
+	ju64(out, "thread_ns", b->thread_ns, true);
+	if (b->known[BUCKET_LOCK_WAIT])
+		fprintf(out, "\"lock_wait_sleep_ns\": %lld, ", (long long)b->lock_sleep_ns);
+	else
+		fputs("\"lock_wait_sleep_ns\": null, ", out);
+	if (run) {
+		fprintf(out, "\"threads\": %d, \"threads_with_rows\": %d, \"known_threads\": {",
+			b->threads, b->rows);
+		for (int k = 0; k < NR_BUCKETS; k++)
+			fprintf(out, "\"%s\": %d%s", buckets[k].key, b->known[k],
+				k + 1 < NR_BUCKETS ? ", " : "}, ");
+	}
+	fputs("\"includes\": {", out);
+	for (int k = 0; k < NR_BUCKETS; k++) {
+		bool f2 = true;
+
+		if (!b->holds[k])
+			continue;
+		fprintf(out, "%s\"%s\": [", first ? "" : ", ", buckets[k].key);
+		first = false;
+		for (int j = 0; j < NR_BUCKETS; j++)
+			if (b->holds[k] & (1u << j)) {
+				fprintf(out, "%s\"%s\"", f2 ? "" : ", ", buckets[j].key);
+				f2 = false;
+			}
+		fputc(']', out);
+	}
+	fputs("}}", out);
+}
+
+static void jopt(FILE *out, const char *key, uint64_t v, bool ok)
+{
+	if (ok)
+		ju64(out, key, v, true);
+	else
+		fprintf(out, "\"%s\": null, ", key);
+}
+
 static void thread_json(FILE *out, const struct thread_result *t, bool counters)
 {
 	fprintf(out, "        {\"index\": %d, \"tid\": %d, ", t->index, (int)t->tid);
@@ -208,6 +262,10 @@ static void thread_json(FILE *out, const struct thread_result *t, bool counters)
 	ju64(out, "touch_ns", t->touch_ns, true);
 	ju64(out, "free_ns", t->free_ns, true);
 	ju64(out, "cpu_ns", t->cpu_ns, true);
+	ju64(out, "utime_ns", t->utime_ns, true);
+	ju64(out, "stime_ns", t->stime_ns, true);
+	jopt(out, "run_delay_ns", t->run_delay_ns, t->run_delay_ok);
+	jopt(out, "sleep_ns", t->sleep_ns, t->sleep_ok);
 	fprintf(out, "\"minflt\": %ld, \"majflt\": %ld, \"matched\": %s", t->minflt,
 		t->majflt, counters && t->matched ? "true" : "false");
 	for (int f = 0; f < ALLOCSTAT_NR_FIELDS; f++) {
@@ -217,12 +275,13 @@ static void thread_json(FILE *out, const struct thread_result *t, bool counters)
 		else
 			fprintf(out, ", \"%s\": null", allocstat_field_name(f));
 	}
+	fputs(", ", out);
+	buckets_json(out, &t->bk, false);
 	fputc('}', out);
 }
 
 static void run_json(FILE *out, const struct run *r, bool median)
 {
-	const struct breakdown *bd = &r->bd;
 	char label[48];
 
 	fputs("    {\"label\": ", out);
@@ -235,18 +294,18 @@ static void run_json(FILE *out, const struct run *r, bool median)
 	ju64(out, "wall_ns", r->wall_ns, true);
 	ju64(out, "max_rss", r->max_rss, true);
 	fprintf(out, "\"counters\": %s,\n", r->counters ? "true" : "false");
-	fputs("      \"breakdown\": {", out);
-	ju64(out, "thread_ns", bd->thread_ns, true);
-	ju64(out, "cpu_ns", bd->cpu_ns, true);
-	ju64(out, "off_cpu_ns", off_cpu_ns(bd), true);
-	/* without the counters, none of the parts is known */
-	for (int p = 0; p < NR_PARTS; p++) {
-		if (!r->counters)
-			fprintf(out, "\"%s\": null, ", parts[p].key);
-		else
-			ju64(out, parts[p].key, bd->part[p], true);
-	}
-	fprintf(out, "\"scaled\": %s},\n", bd->scaled ? "true" : "false");
+	fputs("      \"table\": ", out);
+	if (r->tables)
+		fprintf(out, "{\"dropped_before\": %llu, \"dropped_after\": %llu, "
+			"\"missed_before\": %llu, \"missed_after\": %llu},\n",
+			(unsigned long long)r->dropped[0], (unsigned long long)r->dropped[1],
+			(unsigned long long)r->missed[0], (unsigned long long)r->missed[1]);
+	else
+		fputs("null,\n", out);
+	fputs("      ", out);
+	ju64(out, "cpu_ns", r->cpu_ns, true);
+	buckets_json(out, &r->bd, true);
+	fputs(",\n", out);
 	fputs("      \"per_thread\": [\n", out);
 	for (int i = 0; i < r->cfg.threads; i++) {
 		thread_json(out, &r->thr[i], r->counters);
@@ -261,7 +320,7 @@ void json_write(FILE *out, const struct module_info *mi, struct run *runs,
 	bool within[MAX_CONFIGS];
 	int order[MAX_CONFIGS];
 
-	fputs("{\n  \"schema\": \"allocstat-run/2\",\n", out);
+	fputs("{\n  \"schema\": \"allocstat-run/3\",\n", out);
 	config_json(out, mi);
 	fputs("  \"runs\": [\n", out);
 	for (int i = 0; i < nruns; i++) {

@@ -42,38 +42,14 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
-static double pct(uint64_t part, uint64_t whole)
+static double pct_s(int64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0;
-}
-
-static uint64_t busy_ns(const struct thread_result *t)
-{
-	return t->alloc_ns + t->touch_ns + t->free_ns;
 }
 
 double per_thread_ms(const struct run *r)
 {
 	return ms(r->bd.thread_ns) / r->cfg.threads;
-}
-
-const struct part_info parts[NR_PARTS] = {
-	[PART_ZERO]	= { "page zeroing", NULL, "zeroing_ns", "zeroing", NULL,
-			    "#d62728", true },
-	[PART_FAULT]	= { "other fault handling", NULL, "other_fault_ns", "other_fault", NULL,
-			    "#ff7f0e", true },
-	[PART_LOCK]	= { "waiting for mmap_lock", NULL, "lock_wait_ns", "lock_wait", NULL,
-			    "#1f77b4", true },
-	[PART_CPU_WAIT]	= { "waiting for a CPU", "off CPU (CPU or lock waits)",
-			    "cpu_wait_ns", "cpu_wait", "off_cpu", "#9467bd", false },
-	[PART_OTHER]	= { "everything else", "on a CPU", "other_ns", "other", "on_cpu",
-			    "#b8b8b8", false },
-};
-
-/* thread time off a CPU (runnable, or waiting); 0 if the CPU time is larger */
-uint64_t off_cpu_ns(const struct breakdown *bd)
-{
-	return bd->thread_ns > bd->cpu_ns ? bd->thread_ns - bd->cpu_ns : 0;
 }
 
 /* which runs of a table have the module's counters: some, and some not */
@@ -84,66 +60,6 @@ void counters_kinds(struct run *const *best, int n, bool *with, bool *without)
 		*with |= best[i]->counters;
 		*without |= !best[i]->counters;
 	}
-}
-
-const char *part_name(const struct run *r, enum part p)
-{
-	return !r->counters && parts[p].name_no_module ? parts[p].name_no_module
-						       : parts[p].name;
-}
-
-/*
- * Where the threads' time went (thread time T = alloc + touch + free):
- *   zeroing     zero_ns
- *   lock        mmap_read_wait_ns + mmap_write_wait_ns (the fault path takes
- *               the mmap_lock before handle_mm_fault(): no overlap with faults)
- *   CPU wait    T - CPU time - lock wait: runnable but not running (more
- *               threads than CPUs), or sleeping on something else
- *   fault       fault_ns - zero_ns - the CPU wait that fell inside faults;
- *               preemption is attributed to faults in proportion to the
- *               time spent in them
- *   other       the rest: user space, syscalls, unmapping, ...
- * Without the module only the CPU wait and the rest are known.  If the
- * counters add up to more than T, the parts are scaled down to fit.
- */
-void compute_breakdown(struct run *r)
-{
-	struct breakdown *bd = &r->bd;
-	uint64_t fault = 0, off_cpu, sum = 0;
-	double in_faults;
-
-	memset(bd, 0, sizeof(*bd));
-	for (int i = 0; i < r->cfg.threads; i++) {
-		const struct thread_result *t = &r->thr[i];
-
-		bd->thread_ns += busy_ns(t);
-		bd->cpu_ns += t->cpu_ns;
-		bd->part[PART_ZERO] += V(t, ZERO_NS);
-		fault += V(t, FAULT_NS);
-		bd->part[PART_LOCK] += V(t, MMAP_READ_WAIT_NS) + V(t, MMAP_WRITE_WAIT_NS);
-	}
-	off_cpu = bd->thread_ns > bd->cpu_ns ? bd->thread_ns - bd->cpu_ns : 0;
-	if (off_cpu > bd->part[PART_LOCK])
-		bd->part[PART_CPU_WAIT] = off_cpu - bd->part[PART_LOCK];
-	in_faults = bd->cpu_ns + bd->part[PART_CPU_WAIT] ?
-		(double)bd->part[PART_CPU_WAIT] * (double)fault /
-		(double)(bd->cpu_ns + bd->part[PART_CPU_WAIT]) : 0;
-	if ((double)fault > (double)bd->part[PART_ZERO] + in_faults)
-		bd->part[PART_FAULT] = fault - bd->part[PART_ZERO] - (uint64_t)in_faults;
-
-	for (int p = 0; p < PART_OTHER; p++)
-		sum += bd->part[p];
-	if (sum > bd->thread_ns) {
-		double k = (double)bd->thread_ns / (double)sum;
-
-		sum = 0;
-		for (int p = 0; p < PART_OTHER; p++) {
-			bd->part[p] = (uint64_t)((double)bd->part[p] * k);
-			sum += bd->part[p];
-		}
-		bd->scaled = true;
-	}
-	bd->part[PART_OTHER] = bd->thread_ns > sum ? bd->thread_ns - sum : 0;
 }
 
 /* a counter (in ms if it is a time), or "-" when the kernel does not give it */
@@ -157,24 +73,125 @@ static void put_val(FILE *out, const struct thread_result *t, int f, int width)
 		fprintf(out, " %*llu", width, (unsigned long long)t->val[f]);
 }
 
-static void report_breakdown(FILE *out, const struct run *r)
+/* why buckets are unknown in this run, one clause each */
+static void unknown_reasons(FILE *out, const struct run *r, const struct module_info *mi)
 {
-	const struct breakdown *bd = &r->bd;
+	const struct buckets *bd = &r->bd;
+	bool module_part = false;
 
-	fprintf(out, "where the time went (%d threads, %.3f s of thread time, %.3f s on a CPU):\n",
-		r->cfg.threads, (double)bd->thread_ns / 1e9, (double)bd->cpu_ns / 1e9);
-	for (int p = 0; p < NR_PARTS; p++) {
-		if (parts[p].needs_module && !r->counters)
-			continue;
-		fprintf(out, "  %-27s %5.1f%%  %9.3f s\n", part_name(r, p),
-			pct(bd->part[p], bd->thread_ns), (double)bd->part[p] / 1e9);
+	for (int k = BUCKET_ZERO_CPU; k <= BUCKET_LOCK_WAIT; k++)
+		module_part |= bd->known[k] < bd->threads;
+	if (module_part) {
+		if (!r->counters)
+			fprintf(out, "  -: needs the module's counters (%s)\n",
+				mi->loaded ? "a snapshot failed" : "see above");
+		else if (bd->rows < bd->threads)
+			fprintf(out, "  -: %d of %d threads have no row in %s\n",
+				bd->threads - bd->rows, bd->threads, mi->path);
+		for (int k = BUCKET_ZERO_CPU; r->counters && k <= BUCKET_LOCK_WAIT; k++) {
+			static const int total[] = {
+				[BUCKET_ZERO_CPU] = ALLOCSTAT_ZERO_NS,
+				[BUCKET_FAULT_CPU] = ALLOCSTAT_FAULT_NS,
+				[BUCKET_LOCK_WAIT] = ALLOCSTAT_MMAP_READ_WAIT_NS,
+			};
+			bool timed = false;
+
+			if (bd->known[k] >= bd->rows)
+				continue;
+			for (int i = 0; i < r->cfg.threads; i++)
+				timed |= r->thr[i].matched &&
+					 (r->thr[i].present >> total[k] & 1);
+			fprintf(out, "  -: %s: %s (hooks=%s; allocstat(4))\n", buckets[k].name,
+				timed ? "the module times it but gives no runqueue/sleep split "
+					"on this kernel" : "not timed by the module",
+				mi->first.hooks);
+		}
 	}
-	if (bd->scaled)
-		fprintf(out, "  (fault, zeroing and wait times overlap here; scaled to 100%%)\n");
+	if (bd->known[BUCKET_RUNQ] < bd->threads)
+		fprintf(out, "  -: no run_delay in /proc/self/task/<tid>/schedstat "
+			"(a kernel without CONFIG_SCHED_INFO)\n");
+	if (bd->known[BUCKET_SLEEP_OTHER] < bd->threads)
+		fprintf(out, "  -: no sleep time: %s\n",
+			env.schedstats_why[0] ? env.schedstats_why :
+			"no sum_sleep_runtime in /proc/self/task/<tid>/sched");
+}
+
+static void report_breakdown(FILE *out, const struct run *r, const struct module_info *mi)
+{
+	const struct buckets *bd = &r->bd;
+	char held[200];
+
+	fprintf(out, "where the time went (%d threads, %.3f s of thread time; "
+		"%d/%d threads have allocstat rows):\n",
+		bd->threads, (double)bd->thread_ns / 1e9, bd->rows, bd->threads);
+	for (int k = 0; k < NR_BUCKETS; k++) {
+		fprintf(out, "  %-30s", buckets[k].name);
+		if (!bd->known[k]) {
+			fprintf(out, " %6s  %9s\n", "-", "-");
+			continue;
+		}
+		fprintf(out, " %5.1f%%  %9.3f s", pct_s(bd->ns[k], bd->thread_ns),
+			(double)bd->ns[k] / 1e9);
+		if (bd->known[k] < bd->threads)
+			fprintf(out, "  (%d/%d threads)", bd->known[k], bd->threads);
+		if (k == BUCKET_LOCK_WAIT)
+			fprintf(out, "  (asleep %.3f s, spinning %.3f s)",
+				(double)bd->lock_sleep_ns / 1e9,
+				(double)(bd->ns[k] - bd->lock_sleep_ns) / 1e9);
+		if (bd->holds[k])
+			fprintf(out, "  (includes %s)", held_names(bd->holds[k], held, sizeof(held)));
+		fputc('\n', out);
+	}
+	unknown_reasons(out, r, mi);
+}
+
+/* the buckets of each thread, in ms */
+static void report_thread_buckets(FILE *out, const struct run *r)
+{
+	fprintf(out, "%3s", "thr");
+	for (int k = 0; k < NR_BUCKETS; k++)
+		fprintf(out, " %*s_ms", (int)strlen(buckets[k].abbrev) > 6 ?
+			(int)strlen(buckets[k].abbrev) : 6, buckets[k].abbrev);
+	fprintf(out, " %10s\n", "thread_ms");
+	for (int i = 0; i < r->cfg.threads; i++) {
+		const struct buckets *b = &r->thr[i].bk;
+
+		fprintf(out, "%3d", i);
+		for (int k = 0; k < NR_BUCKETS; k++) {
+			int w = ((int)strlen(buckets[k].abbrev) > 6 ?
+				 (int)strlen(buckets[k].abbrev) : 6) + 3;
+
+			if (b->known[k])
+				fprintf(out, " %*.1f", w, (double)b->ns[k] / 1e6);
+			else
+				fprintf(out, " %*s", w, "-");
+		}
+		fprintf(out, " %10.1f\n", ms(b->thread_ns));
+	}
+}
+
+/*
+ * A warning when dropped= or missed= grew between the run's two snapshots:
+ * tasks refused a row, or events lost, possibly this run's.  0 if not.
+ */
+int table_growth(const struct run *r, char *buf, size_t len)
+{
+	uint64_t d = r->dropped[1] - r->dropped[0], m = r->missed[1] - r->missed[0];
+	char label[48];
+
+	if (!r->tables || (r->dropped[1] <= r->dropped[0] && r->missed[1] <= r->missed[0]))
+		return 0;
+	snprintf(buf, len, "%s: /proc/allocstat's dropped= grew by %llu, missed= by %llu "
+		 "during the run; its counters may fall short (allocstat(4))",
+		 config_label(&r->cfg, label, sizeof(label)),
+		 (unsigned long long)(r->dropped[1] > r->dropped[0] ? d : 0),
+		 (unsigned long long)(r->missed[1] > r->missed[0] ? m : 0));
+	return 1;
 }
 
 void report_run(FILE *out, const struct run *r, const struct module_info *mi)
 {
+
 	char size[32], block[32], label[48];
 	bool any = false;
 
@@ -224,47 +241,32 @@ void report_run(FILE *out, const struct run *r, const struct module_info *mi)
 	if (r->counters && !any)
 		fprintf(out, "note: no row of these threads in %s (is tracking limited to other processes?)\n",
 			mi->path);
-	report_breakdown(out, r);
+	report_thread_buckets(out, r);
+	report_breakdown(out, r, mi);
 	fputc('\n', out);
 }
 
-/*
- * The shares of the breakdown in a table: the five parts if any run has
- * the module's counters ("-" for a run without), and off_cpu and on_cpu,
- * the two parts known without them, if any run has not.
- */
+/* The shares of the buckets in a table ("-": not measured in that run). */
 static int col_width(const char *name)
 {
 	return strlen(name) > 6 ? (int)strlen(name) : 6;
 }
 
-static void breakdown_cols(FILE *out, const struct run *r, bool with, bool without)
+static void breakdown_cols(FILE *out, const struct run *r)
 {
-	uint64_t off = off_cpu_ns(&r->bd);
-
-	for (int p = 0; with && p < NR_PARTS; p++) {
-		if (!r->counters)
-			fprintf(out, " %*s", col_width(parts[p].abbrev), "-");
+	for (int k = 0; k < NR_BUCKETS; k++) {
+		if (!r->bd.known[k])
+			fprintf(out, " %*s", col_width(buckets[k].abbrev), "-");
 		else
-			fprintf(out, " %*.1f%%", col_width(parts[p].abbrev) - 1,
-				pct(r->bd.part[p], r->bd.thread_ns));
+			fprintf(out, " %*.1f%%", col_width(buckets[k].abbrev) - 1,
+				pct_s(r->bd.ns[k], r->bd.thread_ns));
 	}
-	if (without)
-		fprintf(out, " %*.1f%% %*.1f%%",
-			col_width(parts[PART_CPU_WAIT].abbrev_no_module) - 1,
-			pct(off, r->bd.thread_ns),
-			col_width(parts[PART_OTHER].abbrev_no_module) - 1,
-			pct(r->bd.thread_ns - off, r->bd.thread_ns));
 }
 
-static void breakdown_header(FILE *out, bool with, bool without)
+static void breakdown_header(FILE *out)
 {
-	for (int p = 0; with && p < NR_PARTS; p++)
-		fprintf(out, " %*s", col_width(parts[p].abbrev), parts[p].abbrev);
-	for (int p = 0; without && p < NR_PARTS; p++)
-		if (parts[p].abbrev_no_module)
-			fprintf(out, " %*s", col_width(parts[p].abbrev_no_module),
-				parts[p].abbrev_no_module);
+	for (int k = 0; k < NR_BUCKETS; k++)
+		fprintf(out, " %*s", col_width(buckets[k].abbrev), buckets[k].abbrev);
 }
 
 /* wall time if the threads scaled perfectly on the online CPUs */
@@ -288,16 +290,14 @@ double sweep_thread_slowdown(struct run *const *best, int i)
 void report_sweep(FILE *out, struct run **best, int n)
 {
 	char size[32], label[48];
-	bool with, without;
 
 	format_size(env.size, size, sizeof(size));
 	fprintf(out, "allocstat-run --sweep: %s per thread, method %s, %d CPUs, median of %d\n",
 		size, config_label(&best[0]->cfg, label, sizeof(label)), online_cpus(),
 		env.repeat);
-	counters_kinds(best, n, &with, &without);
 	fprintf(out, "%7s %9s %9s %7s %13s %9s", "threads", "wall_s", "ideal_s",
 		"wall_x", "per_thread_ms", "thread_x");
-	breakdown_header(out, with, without);
+	breakdown_header(out);
 	fputc('\n', out);
 	for (int i = 0; i < n; i++) {
 		fprintf(out, "%7d %9.3f %9.3f %6.2fx %13.1f %8.2fx", best[i]->cfg.threads,
@@ -305,7 +305,7 @@ void report_sweep(FILE *out, struct run **best, int n)
 			ideal_wall_ns(best[0], best[i]->cfg.threads) / 1e9,
 			sweep_wall_slowdown(best, i), per_thread_ms(best[i]),
 			sweep_thread_slowdown(best, i));
-		breakdown_cols(out, best[i], with, without);
+		breakdown_cols(out, best[i]);
 		fputc('\n', out);
 	}
 	fprintf(out, "wall_x: wall time / (1-thread wall x ceil(threads / CPUs)); "
@@ -352,7 +352,7 @@ void report_compare(FILE *out, struct run **best, int n)
 		"wall_min-max_s", "per_thread_ms", "minflt/thr");
 	if (with)
 		fprintf(out, " %10s", "faults/thr");
-	breakdown_header(out, with, without);
+	breakdown_header(out);
 	fputc('\n', out);
 	for (int k = 0; k < n; k++) {
 		const struct run *r = best[order[k]];
@@ -373,7 +373,7 @@ void report_compare(FILE *out, struct run **best, int n)
 			fprintf(out, " %10llu", (unsigned long long)(faults / (uint64_t)r->cfg.threads));
 		else if (with)
 			fprintf(out, " %10s", "-");
-		breakdown_cols(out, r, with, without);
+		breakdown_cols(out, r);
 		fputc('\n', out);
 		any |= within[k];
 	}

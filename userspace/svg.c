@@ -34,11 +34,10 @@ static double grid_step(double v)
 
 int svg_write(const char *path, struct run **best, int n)
 {
-	int width = LEFT + n * STEP + 40, height = TOP + PLOT_H + 150;
+	int width = LEFT + n * STEP + 40, height = TOP + PLOT_H + 60 + NR_BUCKETS * 18;
 	double max = 0, top, step, unit;
 	int lines;
 	char label[48], size[32];
-	bool with, without;
 	FILE *f;
 
 	if (width < MIN_W)
@@ -91,9 +90,10 @@ int svg_write(const char *path, struct run **best, int n)
 		char *comma;
 		double y = TOP + PLOT_H;
 
-		for (int p = 0; p < NR_PARTS; p++) {
-			uint64_t ns = r->bd.part[p];
-			double h = r->bd.thread_ns ? PLOT_H * per_thread_ms(r) / top *
+		/* unknown and negative buckets have no bar (the text report shows them) */
+		for (int k = 0; k < NR_BUCKETS; k++) {
+			int64_t ns = r->bd.known[k] ? r->bd.ns[k] : 0;
+			double h = r->bd.thread_ns && ns > 0 ? PLOT_H * per_thread_ms(r) / top *
 				(double)ns / (double)r->bd.thread_ns : 0;
 
 			if (h <= 0)
@@ -101,7 +101,7 @@ int svg_write(const char *path, struct run **best, int n)
 			y -= h;
 			fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" "
 				"fill=\"%s\"><title>%s: %.1f ms per thread</title></rect>\n",
-				x, y, BAR_W, h, parts[p].color, part_name(r, p),
+				x, y, BAR_W, h, buckets[k].color, buckets[k].name,
 				per_thread_ms(r) * (double)ns / (double)r->bd.thread_ns);
 		}
 		fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"middle\">%.2f s</text>\n",
@@ -123,25 +123,13 @@ int svg_write(const char *path, struct run **best, int n)
 	fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#000\"/>\n",
 		LEFT, TOP + PLOT_H, LEFT + n * STEP, TOP + PLOT_H);
 
-	/* the legend names each colour for what it holds in these bars */
-	counters_kinds(best, n, &with, &without);
-	for (int p = 0, row = 0; p < NR_PARTS; p++) {
-		const char *name = parts[p].name, *alt = parts[p].name_no_module;
-		int y = TOP + PLOT_H + 50 + row * 18;
+	/* the legend names each colour */
+	for (int k = 0; k < NR_BUCKETS; k++) {
+		int y = TOP + PLOT_H + 50 + k * 18;
 
-		if (!with) {
-			if (parts[p].needs_module)
-				continue;
-			name = alt;
-			alt = NULL;
-		} else if (!without) {
-			alt = NULL;
-		}
-		row++;
 		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-			"<text x=\"%d\" y=\"%d\">%s%s%s</text>\n", LEFT, y, parts[p].color,
-			LEFT + 18, y + 10, name, alt ? "; without the module's counters: " : "",
-			alt ? alt : "");
+			"<text x=\"%d\" y=\"%d\">%s</text>\n", LEFT, y, buckets[k].color,
+			LEFT + 18, y + 10, buckets[k].name);
 	}
 	fputs("</svg>\n", f);
 	if (fclose(f)) {

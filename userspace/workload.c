@@ -62,6 +62,11 @@ static uint64_t clock_ns(clockid_t clock)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t tv_ns(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000000ULL + (uint64_t)tv->tv_usec * 1000;
+}
+
 static int failed(struct thread_result *res, const char *call, size_t arg)
 {
 	res->err = errno ? errno : EIO;
@@ -240,6 +245,8 @@ static void *thread_main(void *p)
 	struct thread_arg *a = p;
 	struct thread_result *res = a->res;
 	enum method m = a->run->cfg.method;
+	struct sched_files sf;
+	struct sched_sample s0, s1;
 	struct rusage ru0, ru1;
 	struct blocks b = { 0 };
 	uint64_t t0, t1, t2, t3, cpu0;
@@ -249,6 +256,7 @@ static void *thread_main(void *p)
 	res->tid = gettid();
 	snprintf(name, sizeof(name), "allocstat-w%d", res->index);
 	pthread_setname_np(pthread_self(), name);
+	sched_open(&sf);
 	errno = ENOMEM;
 	if (blocks_init(&b, a->run))
 		failed(res, "calloc", 4 * sizeof(void *) * b.n);
@@ -262,8 +270,15 @@ static void *thread_main(void *p)
 	if (res->err || __atomic_load_n(&abort_run, __ATOMIC_RELAXED))
 		goto out;
 
-	getrusage(RUSAGE_THREAD, &ru0);
+	/*
+	 * The /proc reads outside the CPU clock's interval, which would count
+	 * their cost; the CPU clock just before getrusage(): reading it
+	 * brings the thread's runtime up to date (task_sched_runtime()),
+	 * which getrusage() would otherwise read up to a tick old.
+	 */
+	sched_sample(&sf, &s0);
 	cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	getrusage(RUSAGE_THREAD, &ru0);
 	t0 = clock_ns(CLOCK_MONOTONIC);
 	err = 0;
 	for (size_t i = 0; i < b.n && !err; i++)
@@ -277,14 +292,24 @@ static void *thread_main(void *p)
 	t3 = clock_ns(CLOCK_MONOTONIC);
 	res->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
 	getrusage(RUSAGE_THREAD, &ru1);
+	sched_sample(&sf, &s1);
 
 	res->alloc_ns = t1 - t0;
 	res->touch_ns = t2 - t1;
 	res->free_ns = t3 - t2;
 	res->minflt = ru1.ru_minflt - ru0.ru_minflt;
 	res->majflt = ru1.ru_majflt - ru0.ru_majflt;
+	res->utime_ns = tv_ns(&ru1.ru_utime) - tv_ns(&ru0.ru_utime);
+	res->stime_ns = tv_ns(&ru1.ru_stime) - tv_ns(&ru0.ru_stime);
+	res->run_delay_ok = s0.run_delay_ok && s1.run_delay_ok;
+	if (res->run_delay_ok)
+		res->run_delay_ns = s1.run_delay - s0.run_delay;
+	res->sleep_ok = s0.sleep_ok && s1.sleep_ok;
+	if (res->sleep_ok)
+		res->sleep_ns = s1.sleep - s0.sleep;
 	a->end_ns = t3;
 out:
+	sched_close(&sf);
 	blocks_free(&b);
 	__atomic_add_fetch(&threads_done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -404,8 +429,14 @@ static int run_threads(struct run *r, const struct module_info *mi, int index,
 			r->wall_ns = args[i].end_ns - start;
 	}
 	if (!err && counters) {
-		if (!snapshot(&after, index))
+		if (!snapshot(&after, index)) {
 			apply_deltas(r, &before, &after);
+			r->tables = true;
+			r->dropped[0] = before.dropped;
+			r->dropped[1] = after.dropped;
+			r->missed[0] = before.missed;
+			r->missed[1] = after.missed;
+		}
 		else if (env.require_module)
 			err = -1;
 	}

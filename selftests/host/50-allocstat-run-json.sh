@@ -26,6 +26,7 @@ sec single; allocstat-run -t 2 -s 64M -m nothp --json -q --require-module 2>/tmp
 sec sweep; allocstat-run -t 2 -s 16M --sweep --json -q --require-module --svg /tmp/s.svg 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec svg; cat /tmp/s.svg
 sec compare; allocstat-run -t 2 -s 16M --compare --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
+sec schedstats; cat /proc/sys/kernel/sched_schedstats
 sec end
 '
 "$SELFTESTS/vm-run" --kernel "$KERNEL" --mem 2048 --timeout 600 -- sh -c "$guest_script" \
@@ -43,21 +44,26 @@ python3 - "$TMP/out" "$KERNEL" 2 <<'EOF'
 import json, sys, xml.dom.minidom
 
 out, series, first = sys.argv[1], sys.argv[2], int(sys.argv[3])
-COUNTERS = ("faults fault_ns fault_max_ns vma_faults vma_retry zero_pages "
-            "zero_ns zero_huge zero_alloc_pages mmap_read mmap_read_wait_ns "
-            "mmap_read_wait_max_ns mmap_read_hold_ns mmap_read_hold_max_ns "
-            "mmap_write mmap_write_wait_ns mmap_write_wait_max_ns "
+COUNTERS = ("faults fault_ns fault_runq_ns fault_sleep_ns fault_max_ns vma_faults "
+            "vma_retry zero_pages zero_ns zero_runq_ns zero_sleep_ns zero_huge "
+            "zero_alloc_pages mmap_read mmap_read_wait_ns mmap_read_wait_runq_ns "
+            "mmap_read_wait_sleep_ns mmap_read_wait_max_ns mmap_read_hold_ns "
+            "mmap_read_hold_max_ns mmap_write mmap_write_wait_ns "
+            "mmap_write_wait_runq_ns mmap_write_wait_sleep_ns mmap_write_wait_max_ns "
             "mmap_write_hold_ns mmap_write_hold_max_ns mmap_trylock_fail").split()
-THREAD_KEYS = ["index", "tid", "alloc_ns", "touch_ns", "free_ns", "cpu_ns", "minflt",
-               "majflt", "matched"] + COUNTERS
+THREAD_KEYS = ["index", "tid", "alloc_ns", "touch_ns", "free_ns", "cpu_ns", "utime_ns",
+               "stime_ns", "run_delay_ns", "sleep_ns", "minflt", "majflt", "matched",
+               "breakdown"] + COUNTERS
 RUN_KEYS = ["label", "method", "block", "threads", "rep", "median", "wall_ns",
-            "counters", "breakdown", "per_thread"]
+            "counters", "table", "cpu_ns", "breakdown", "per_thread"]
 CONFIG_KEYS = ["mode", "threads", "size", "method", "block", "touch", "repeat",
                "arena_max", "mmap_threshold", "file", "page_size", "cpus", "thp"]
 MODULE_KEYS = ["loaded", "path", "reason", "version", "kernel", "hooks",
                "dropped", "missed"]
-PARTS = ["zeroing_ns", "other_fault_ns", "lock_wait_ns", "cpu_wait_ns", "other_ns"]
-BREAKDOWN_KEYS = ["thread_ns", "cpu_ns", "off_cpu_ns"] + PARTS + ["scaled"]
+BUCKETS = ["user_ns", "zero_cpu_ns", "fault_cpu_ns", "lock_wait_ns", "runq_ns",
+           "sys_other_ns", "sleep_other_ns", "unexplained_ns"]
+BREAKDOWN_KEYS = BUCKETS + ["thread_ns", "lock_wait_sleep_ns", "threads",
+                            "threads_with_rows", "known_threads", "includes"]
 
 # split the captured console into sections
 sections, name = {}, None
@@ -107,7 +113,7 @@ def need(obj, keys, what):
 
 def schema(d, mode):
     need(d, ["schema", "config", "module", "runs", "sweep", "compare"], "top level")
-    assert d["schema"] == "allocstat-run/2", d["schema"]
+    assert d["schema"] == "allocstat-run/3", d["schema"]
     need(d["config"], CONFIG_KEYS, "config")
     assert d["config"]["mode"] == mode, d["config"]["mode"]
     need(d["module"], MODULE_KEYS, "module")
@@ -166,14 +172,36 @@ def vma():
     return ["vma_faults: %s" % vals]
 
 def breakdown():
+    """
+    Every bucket measured (module rows, schedstat, sleep time with
+    kernel.sched_schedstats turned on by allocstat-run and off again), and
+    the measurements agree: unexplained, which is the thread's clock minus
+    getrusage's CPU, schedstat's run_delay and the sleep time, is within
+    3% of the threads' time + 1 ms per thread (the goal is 10%); getrusage's user + kernel CPU is within 2%
+    + 2 ms of CLOCK_THREAD_CPUTIME_ID's (read just before it, so that the
+    runtime getrusage reads is up to date); no bucket is below -2% of the
+    threads' time.
+    """
     notes = []
     for sec in ("single", "sweep", "compare"):
         for r in load(sec)["runs"]:
-            b = r["breakdown"]
-            s = sum(b[k] for k in PARTS)
-            assert s == b["thread_ns"], (sec, r["label"], b)
-        b = load(sec)["runs"][0]["breakdown"]
-        notes.append("%s: %s" % (sec, b))
+            b, tns = r["breakdown"], r["breakdown"]["thread_ns"]
+            label = "%s %s x%d" % (sec, r["label"], r["threads"])
+            assert b["threads_with_rows"] == r["threads"], (label, b)
+            for k in BUCKETS:
+                assert b[k] is not None and b["known_threads"][k] == r["threads"], (label, k, b)
+                assert b[k] >= -0.02 * tns or k == "unexplained_ns", (label, k, b)
+            assert b["includes"] == {}, (label, b)
+            assert sum(b[k] for k in BUCKETS) == tns, (label, b)
+            assert abs(b["unexplained_ns"]) <= 0.03 * tns + 1e6 * r["threads"], \
+                (label, "unexplained", b)
+            ru = sum(t["utime_ns"] + t["stime_ns"] for t in r["per_thread"])
+            assert abs(ru - r["cpu_ns"]) <= 0.02 * r["cpu_ns"] + 2e6 * r["threads"], \
+                (label, "getrusage", ru, "clock", r["cpu_ns"])
+            notes.append("%s: unexplained %.2f%%, getrusage/clock CPU %.3f, %s" % (
+                label, 100.0 * b["unexplained_ns"] / tns, ru / r["cpu_ns"],
+                " ".join("%s=%.1f%%" % (k[:-3], 100.0 * b[k] / tns) for k in BUCKETS[:-1])))
+    assert sections["schedstats"] == ["0"], "kernel.sched_schedstats left at %s" % sections["schedstats"]
     return notes
 
 def sweep():
@@ -210,7 +238,7 @@ check("no module: valid JSON, module.loaded false with the reason, counters null
 check("module loaded: valid JSON with the documented fields and the kernel's release", single)
 check("2 x 64 MiB nothp: per-thread faults and zero_pages >= pages, faults within 5% of minflt", per_thread)
 check("vma_faults null on 6.1, a number on 6.12", vma)
-check("breakdown parts add up to the threads' time", breakdown)
+check("breakdown: every bucket measured; unexplained within 3% + 1 ms/thread, getrusage within 2% of the CPU clock, no bucket below -2%; sched_schedstats restored", breakdown)
 check("--sweep -t 2: runs of 1 and 2 threads with slowdowns", sweep)
 check("--svg: well-formed SVG with bars", svg)
 check("--compare: 8 configurations ranked by wall time", compare)

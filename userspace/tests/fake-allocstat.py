@@ -18,15 +18,21 @@ import os
 import sys
 import time
 
-COLS = ("faults fault_ns fault_max_ns vma_faults vma_retry zero_pages zero_ns "
+COLS = ("faults fault_ns fault_runq_ns fault_sleep_ns fault_max_ns vma_faults "
+        "vma_retry zero_pages zero_ns zero_runq_ns zero_sleep_ns "
         "zero_huge zero_alloc_pages mmap_read mmap_read_wait_ns "
+        "mmap_read_wait_runq_ns mmap_read_wait_sleep_ns "
         "mmap_read_wait_max_ns mmap_read_hold_ns mmap_read_hold_max_ns "
-        "mmap_write mmap_write_wait_ns mmap_write_wait_max_ns "
+        "mmap_write mmap_write_wait_ns mmap_write_wait_runq_ns "
+        "mmap_write_wait_sleep_ns mmap_write_wait_max_ns "
         "mmap_write_hold_ns mmap_write_hold_max_ns mmap_trylock_fail").split()
 BASE = {c: 100 + i for i, c in enumerate(COLS)}
-DELTA = {"faults": 5000, "fault_ns": 3000000, "zero_pages": 4000,
-         "zero_ns": 2000000, "zero_alloc_pages": 4000, "mmap_read": 5000,
-         "mmap_read_wait_ns": 250000, "mmap_read_hold_ns": 900000,
+DELTA = {"faults": 5000, "fault_ns": 3000000, "fault_runq_ns": 500000,
+         "fault_sleep_ns": 100000, "zero_pages": 4000,
+         "zero_ns": 2000000, "zero_runq_ns": 200000, "zero_alloc_pages": 4000,
+         "mmap_read": 5000, "mmap_read_wait_ns": 250000,
+         "mmap_read_wait_runq_ns": 50000, "mmap_read_wait_sleep_ns": 100000,
+         "mmap_read_hold_ns": 900000,
          "mmap_write": 3, "mmap_write_wait_ns": 1000, "mmap_write_hold_ns": 2000}
 
 

@@ -185,16 +185,25 @@ for t in run["per_thread"]:
     assert t["faults"] == 5000 and t["zero_pages"] == 4000, t
     assert t["fault_ns"] == 3000000 and t["zero_ns"] == 2000000, t
     assert t["mmap_read_wait_ns"] == 250000 and t["mmap_write"] == 3, t
-    assert t["fault_max_ns"] == 102, t  # maxima: the task's, not deltas
+    assert t["fault_max_ns"] == 104, t  # maxima: the task's, not deltas (BASE)
     assert t["vma_faults"] is None and t["vma_retry"] is None, t
     assert t["mmap_trylock_fail"] == 0, t
+assert d["schema"] == "allocstat-run/3", d["schema"]
+# the buckets from the fake's deltas: on CPU = total - runq - sleep
+for t in run["per_thread"]:
+    b = t["breakdown"]
+    assert "fault_ns" not in b and "zero_ns" not in b, "a module column's name in the breakdown"
+    assert b["zero_cpu_ns"] == 2000000 - 200000, b
+    assert b["fault_cpu_ns"] == 3000000 - 500000 - 100000 - 1800000, b
+    assert b["lock_wait_ns"] == 250000 - 50000 + 1000, b
+    assert b["lock_wait_sleep_ns"] == 100000, b
+    assert b["user_ns"] == t["utime_ns"], b
+    assert b["sys_other_ns"] == t["stime_ns"] - 2400000 - 101000, (b, t)
+    assert b["includes"] == {} or set(b["includes"]) <= {"unexplained_ns", "sleep_other_ns"}, b
 bd = run["breakdown"]
-parts = ("zeroing_ns", "other_fault_ns", "lock_wait_ns", "cpu_wait_ns", "other_ns")
-assert d["schema"] == "allocstat-run/2", d["schema"]
-assert "fault_ns" not in bd and "zero_ns" not in bd, "a module column's name in the breakdown"
-assert sum(bd[k] for k in parts) == bd["thread_ns"], bd
-assert bd["off_cpu_ns"] == max(0, bd["thread_ns"] - bd["cpu_ns"]), bd
-print("3 threads: faults 5000, zero_pages 4000 each; tid-reuse rows ignored")
+assert bd["threads"] == 3 and bd["threads_with_rows"] == 3, bd
+assert bd["zero_cpu_ns"] == 3 * 1800000 and bd["known_threads"]["zero_cpu_ns"] == 3, bd
+print("3 threads: faults 5000, zero_pages 4000 each; tid-reuse rows ignored; buckets from the deltas")
 PY
 pyrc=$?
 diag "$(cat "$TMP/py" "$TMP/err")"
@@ -231,8 +240,8 @@ check "tasks= off by 2 from the rows: a note names both, the counters are shown"
 fake_stop
 
 # ---- JSON ----
-# without the module: the parts that need it are null, off_cpu_ns + cpu_ns
-# make up thread_ns; a path with "é" (C3 A9) and an invalid byte (FF)
+# without the module: the buckets that need it are null, and sys_other says
+# it holds them; a path with "é" (C3 A9) and an invalid byte (FF)
 uni=$TMP/$'\xc3\xa9\xff'
 head -c 1048576 /dev/zero > "$uni"
 ALLOCSTAT_PROC=$uni/none run -t 1 -s 1M -m file -f "$uni" --json -q
@@ -248,9 +257,10 @@ assert want in d["module"]["reason"], d["module"]["reason"]
 assert b"\\u00c3" not in raw, "UTF-8 escaped byte by byte"
 bd = d["runs"][0]["breakdown"]
 print("breakdown without the module: %s" % bd)
-for k in ("zeroing_ns", "other_fault_ns", "lock_wait_ns", "cpu_wait_ns", "other_ns"):
-    assert bd[k] is None, (k, bd)
-assert bd["off_cpu_ns"] == max(0, bd["thread_ns"] - bd["cpu_ns"]), bd
+for k in ("zero_cpu_ns", "fault_cpu_ns", "lock_wait_ns"):
+    assert bd[k] is None and bd["known_threads"][k] == 0, (k, bd)
+assert set(bd["includes"]["sys_other_ns"]) == {"zero_cpu_ns", "fault_cpu_ns", "lock_wait_ns"}, bd
+assert bd["user_ns"] is not None and bd["sys_other_ns"] is not None, bd
 PY
 pyrc=$?
 diag "$(cat "$TMP/py")"
@@ -378,7 +388,9 @@ doc = xml.dom.minidom.parse(sys.argv[2])
 legend = [t.firstChild.data for t in doc.getElementsByTagName("text")
           if t.firstChild and not t.getAttribute("text-anchor")][2:]
 print("sweep 1, 2, 3 threads; svg is well-formed XML; legend %s" % legend)
-assert legend == ["off CPU (CPU or lock waits)", "on a CPU"], legend
+assert legend == ["user-mode CPU", "page zeroing, on CPU", "other fault handling, on CPU",
+                  "waiting for the mmap_lock", "waiting for a CPU (runqueue)",
+                  "other kernel CPU", "asleep, not on the mmap_lock", "unexplained"], legend
 PY
 pyrc=$?
 diag "$(cat "$TMP/py")"

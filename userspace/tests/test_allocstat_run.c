@@ -298,14 +298,18 @@ static bool has_col(const char *header, const char *col)
 }
 
 /*
- * The --sweep and --compare tables name each column for what it holds:
- * without the module's counters the two known parts are off_cpu and
- * on_cpu, not cpu (the CPU wait) and other; minflt/thr is getrusage's.
+ * The --sweep and --compare tables name each column for what it holds: the
+ * eight buckets, "-" in the module's three when a run has no counters;
+ * minflt/thr is getrusage's.
  */
 static void test_column_names(void)
 {
 	static const uint64_t walls[3][3] = {
 		{ 100, 120, 110 }, { 125, 118, 130 }, { 200, 210, 190 },
+	};
+	static const char *const cols[] = {
+		"user", "zero_cpu", "fault_cpu", "lock_wait", "runq", "sys_other",
+		"sleep_other", "unexplained",
 	};
 	struct thread_result thr = { 0 };
 	struct run runs[9], *best[3];
@@ -314,14 +318,19 @@ static void test_column_names(void)
 	env.repeat = 3;
 	for (int counters = 0; counters < 2; counters++) {
 		for (int mode = 0; mode < 2; mode++) {
-			char *buf = NULL, *h;
+			char *buf = NULL, *h, *row;
 			size_t len = 0;
 			FILE *f = open_memstream(&buf, &len);
+			int dashes = 0;
 			bool ok;
 
 			fixture(runs, walls, 3, &thr);
-			for (int i = 0; i < 9; i++)
+			for (int i = 0; i < 9; i++) {
 				runs[i].counters = counters;
+				for (int k = 0; k < NR_BUCKETS; k++)
+					runs[i].bd.known[k] = counters ||
+						k < BUCKET_ZERO_CPU || k > BUCKET_LOCK_WAIT;
+			}
 			plan_summarize(runs, 9, 3, best);
 			if (mode)
 				report_compare(f, best, 3);
@@ -330,15 +339,16 @@ static void test_column_names(void)
 			fclose(f);
 			h = header_of(buf, mode ? " rank " : "threads ");
 			diag("%s", h ? h : "(no header)");
-			ok = h && !has_col(h, "cpu") && !has_col(h, "zero") && !has_col(h, "fault");
-			if (counters)
-				ok = ok && has_col(h, "zeroing") && has_col(h, "other_fault") &&
-				     has_col(h, "lock_wait") && has_col(h, "cpu_wait") &&
-				     has_col(h, "other") && !has_col(h, "off_cpu");
-			else
-				ok = ok && has_col(h, "off_cpu") && has_col(h, "on_cpu") &&
-				     !has_col(h, "cpu_wait") && !has_col(h, "other") &&
-				     !has_col(h, "zeroing");
+			ok = h && !has_col(h, "cpu") && !has_col(h, "off_cpu") &&
+			     !has_col(h, "zeroing") && !has_col(h, "other");
+			for (size_t c = 0; ok && c < sizeof(cols) / sizeof(cols[0]); c++)
+				ok = has_col(h, cols[c]);
+			/* the first data row: three "-" without counters, none with */
+			row = h ? h + strlen(h) + 1 : NULL;	/* header_of() cut it */
+			for (char *p = row; p && *p && *p != '\n'; p++)
+				dashes += p[0] == '-' && (p[1] == ' ' || p[1] == '\n') && p[-1] == ' ';
+			diag("dashes in the first row: %d", dashes);
+			ok = ok && dashes == (counters ? 0 : 3);
 			if (mode)
 				ok = ok && has_col(h, "minflt/thr") &&
 				     has_col(h, "faults/thr") == (bool)counters;
@@ -347,6 +357,213 @@ static void test_column_names(void)
 			free(buf);
 		}
 	}
+}
+
+/* ---- the breakdown (breakdown.c) ---- */
+
+#define SET(t, f, v) ((t)->val[ALLOCSTAT_##f] = (v) * MS, (t)->present |= 1u << ALLOCSTAT_##f)
+
+/*
+ * One thread whose numbers are consistent, in ms: 1000 of thread time,
+ * user 100, kernel 600, runnable 200, asleep 100.  Faults 500 (100
+ * runnable, 20 asleep), zeroing 200 (20 runnable), mmap_lock waits 150
+ * (30 runnable, 60 asleep).
+ */
+static void thread_fixture(struct thread_result *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->alloc_ns = 100 * MS;
+	t->touch_ns = 850 * MS;
+	t->free_ns = 50 * MS;
+	t->utime_ns = 100 * MS;
+	t->stime_ns = 600 * MS;
+	t->run_delay_ns = 200 * MS;
+	t->run_delay_ok = true;
+	t->sleep_ns = 100 * MS;
+	t->sleep_ok = true;
+	t->matched = true;
+	SET(t, FAULTS, 1);
+	SET(t, FAULT_NS, 500);
+	SET(t, FAULT_RUNQ_NS, 100);
+	SET(t, FAULT_SLEEP_NS, 20);
+	SET(t, ZERO_NS, 200);
+	SET(t, ZERO_RUNQ_NS, 20);
+	SET(t, ZERO_SLEEP_NS, 0);
+	SET(t, MMAP_READ_WAIT_NS, 100);
+	SET(t, MMAP_READ_WAIT_RUNQ_NS, 20);
+	SET(t, MMAP_READ_WAIT_SLEEP_NS, 50);
+	SET(t, MMAP_WRITE_WAIT_NS, 50);
+	SET(t, MMAP_WRITE_WAIT_RUNQ_NS, 10);
+	SET(t, MMAP_WRITE_WAIT_SLEEP_NS, 10);
+}
+
+static bool buckets_are(const struct buckets *b, const int64_t *want_ms, const char *what)
+{
+	bool ok = true;
+
+	for (int k = 0; k < NR_BUCKETS; k++) {
+		bool known = want_ms[k] != INT64_MIN;
+
+		if (known != (b->known[k] > 0) || (known && b->ns[k] != want_ms[k] * (int64_t)MS)) {
+			diag("%s: %s is %s%lld ns, want %s%lld ms", what, buckets[k].key,
+			     b->known[k] ? "" : "unknown, ", (long long)b->ns[k],
+			     known ? "" : "unknown, ", known ? (long long)want_ms[k] : 0LL);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+#define UNK INT64_MIN
+
+/* the "where the time went" part of a report, a diagnostic per line */
+static void diag_breakdown(const char *text)
+{
+	const char *p = strstr(text, "where the time went");
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		diag("%.*s", n, p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+static char *report_of(struct run *r)
+{
+	struct module_info mi = { .loaded = true, .path = "/proc/allocstat" };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	snprintf(mi.first.hooks, sizeof(mi.first.hooks), "faults,mmap_lock");
+	report_run(f, r, &mi);
+	fclose(f);
+	return buf;
+}
+
+static void test_breakdown_exact(void)
+{
+	static const int64_t want[NR_BUCKETS] = { 100, 180, 200, 120, 200, 160, 40, 0 };
+	struct thread_result t;
+	struct buckets b;
+
+	thread_fixture(&t);
+	thread_buckets(&t, &b);
+	result(buckets_are(&b, want, "consistent") && b.lock_sleep_ns == 60 * (int64_t)MS,
+	       "breakdown: user 100, zeroing 200-20, faults 500-100-20-180, lock 150-30, "
+	       "runq 200, sys 600-380-60, sleep 100-60, unexplained 0 (ms)");
+}
+
+/*
+ * Overlapping numbers, as the old report scaled them to fit: the module
+ * claims more kernel CPU than getrusage has (faults 900 on CPU of 600).
+ * Nothing is scaled: fault_cpu keeps the module's number, sys_other goes
+ * negative, and the report prints both as measured.
+ */
+static void test_breakdown_not_scaled(void)
+{
+	static const int64_t want[NR_BUCKETS] = { 100, 180, 600, 120, 200, -240, 40, 0 };
+	struct thread_result t;
+	struct run r = { .cfg = { .threads = 1 }, .counters = true, .thr = &t };
+	char *text;
+
+	thread_fixture(&t);
+	SET(&t, FAULT_NS, 900);
+	compute_breakdown(&r);
+	text = report_of(&r);
+	diag_breakdown(text);
+	result(buckets_are(&t.bk, want, "overlapping") &&
+	       buckets_are(&r.bd, want, "run total") &&
+	       strstr(text, "-24.0%") && strstr(text, " 60.0%") && !strstr(text, "scaled"),
+	       "breakdown: overlapping counters are not scaled: fault_cpu 60.0%%, "
+	       "sys_other -24.0%% shown as measured");
+	free(text);
+}
+
+/* no zeroing or mmap_lock columns: unknown, and their time in their parents */
+static void test_breakdown_missing_hooks(void)
+{
+	static const int64_t want[NR_BUCKETS] = { 100, UNK, 380, UNK, 200, 220, 100, 0 };
+	struct thread_result t;
+	struct run r = { .cfg = { .threads = 1 }, .counters = true, .thr = &t };
+	char *text, held[200];
+	bool ok;
+
+	thread_fixture(&t);
+	t.present &= ~(1u << ALLOCSTAT_ZERO_RUNQ_NS);		/* no split: "-" */
+	t.present &= ~(1u << ALLOCSTAT_MMAP_READ_WAIT_NS);
+	t.present &= ~(1u << ALLOCSTAT_MMAP_WRITE_WAIT_NS);
+	compute_breakdown(&r);
+	text = report_of(&r);
+	diag_breakdown(text);
+	ok = buckets_are(&r.bd, want, "missing hooks");
+	ok = ok && r.bd.holds[BUCKET_FAULT_CPU] == 1u << BUCKET_ZERO_CPU &&
+	     r.bd.holds[BUCKET_SYS_OTHER] == 1u << BUCKET_LOCK_WAIT &&
+	     r.bd.holds[BUCKET_SLEEP_OTHER] == 1u << BUCKET_LOCK_WAIT;
+	held_names(r.bd.holds[BUCKET_FAULT_CPU], held, sizeof(held));
+	ok = ok && strstr(text, "page zeroing, on CPU                -          -") &&
+	     strstr(text, "(includes page zeroing, on CPU)") &&
+	     strstr(text, "-: page zeroing, on CPU: the module times it but gives no "
+			  "runqueue/sleep split") &&
+	     strstr(text, "-: waiting for the mmap_lock: not timed by the module");
+	result(ok, "breakdown: without zeroing and mmap_lock columns they are '-', "
+	       "their time is in fault_cpu, sys_other and sleep_other, which say so");
+	free(text);
+}
+
+/* two threads, one without a row: the run says 1/2, the rowless thread's
+ * module buckets are unknown and its faults are in sys_other */
+static void test_breakdown_partial_rows(void)
+{
+	static const int64_t want1[NR_BUCKETS] = { 100, UNK, UNK, UNK, 200, 600, 100, 0 };
+	static const int64_t want[NR_BUCKETS] = { 200, 180, 200, 120, 400, 760, 140, 0 };
+	struct thread_result t[2];
+	struct run r = { .cfg = { .threads = 2 }, .counters = true, .thr = t };
+	char *text;
+	bool ok;
+
+	thread_fixture(&t[0]);
+	thread_fixture(&t[1]);
+	t[1].matched = false;
+	compute_breakdown(&r);
+	text = report_of(&r);
+	diag_breakdown(text);
+	ok = buckets_are(&t[1].bk, want1, "rowless thread") &&
+	     buckets_are(&r.bd, want, "run total") && r.bd.rows == 1 &&
+	     r.bd.known[BUCKET_ZERO_CPU] == 1 && r.bd.known[BUCKET_USER] == 2;
+	ok = ok && strstr(text, "1/2 threads have allocstat rows") &&
+	     strstr(text, "(1/2 threads)") && strstr(text, "1 of 2 threads have no row");
+	result(ok, "breakdown: a thread without a row: its module buckets unknown, "
+	       "the run says 1/2 threads and sums what it has");
+	free(text);
+}
+
+/* no schedstat and no sleep time: runq and sleep unknown, in unexplained */
+static void test_breakdown_no_schedstat(void)
+{
+	static const int64_t want[NR_BUCKETS] = { 100, 180, 200, 120, UNK, 160, UNK, 240 };
+	struct thread_result t;
+	struct run r = { .cfg = { .threads = 1 }, .counters = true, .thr = &t };
+	char *text;
+	bool ok;
+
+	thread_fixture(&t);
+	t.run_delay_ok = false;
+	t.sleep_ok = false;
+	snprintf(env.schedstats_why, sizeof(env.schedstats_why), "test: schedstats off");
+	compute_breakdown(&r);
+	text = report_of(&r);
+	env.schedstats_why[0] = '\0';
+	diag_breakdown(text);
+	ok = buckets_are(&r.bd, want, "no schedstat") &&
+	     r.bd.holds[BUCKET_UNEXPLAINED] == (1u << BUCKET_RUNQ | 1u << BUCKET_SLEEP_OTHER);
+	ok = ok && strstr(text, "no run_delay") && strstr(text, "test: schedstats off") &&
+	     strstr(text, "24.0%");
+	result(ok, "breakdown: without schedstat and sleep time, runq and sleep_other are '-' "
+	       "and unexplained (24.0%%) says it holds them");
+	free(text);
 }
 
 int main(void)
@@ -358,6 +575,11 @@ int main(void)
 	test_footprint();
 	test_pmd_size();
 	test_json_string();
+	test_breakdown_exact();
+	test_breakdown_not_scaled();
+	test_breakdown_missing_hooks();
+	test_breakdown_partial_rows();
+	test_breakdown_no_schedstat();
 	test_column_names();
 	return ktap_finish();
 }
