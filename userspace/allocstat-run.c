@@ -63,6 +63,7 @@ static const char usage[] =
 "  -j, --json               print the results as JSON (see allocstat-run(1))\n"
 "  -q, --quiet              no progress line (it is off when stderr is no TTY)\n"
 "      --require-module     fail if /proc/allocstat cannot be read\n"
+"      --findings=no        no findings (what to fix) after the report\n"
 "  -h, --help               show this help\n"
 "  -V, --version            show the version\n"
 "\n"
@@ -88,6 +89,7 @@ enum {
 	OPT_COMPARE,
 	OPT_SVG,
 	OPT_REQUIRE_MODULE,
+	OPT_FINDINGS,
 };
 
 static const struct option long_options[] = {
@@ -107,6 +109,7 @@ static const struct option long_options[] = {
 	{ "json",		no_argument,		NULL, 'j' },
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "require-module",	no_argument,		NULL, OPT_REQUIRE_MODULE },
+	{ "findings",		required_argument,	NULL, OPT_FINDINGS },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -244,6 +247,11 @@ static int parse_args(int argc, char **argv)
 		case OPT_REQUIRE_MODULE:
 			env.require_module = true;
 			break;
+		case OPT_FINDINGS:
+			if (strcmp(optarg, "yes") && strcmp(optarg, "no"))
+				return bad_value("--findings", optarg, "yes or no");
+			env.findings = !strcmp(optarg, "yes");
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -331,10 +339,17 @@ int main(int argc, char **argv)
 			printf("allocstat: %s; showing times and getrusage faults only\n",
 			       mi.why);
 		if (env.mode == MODE_SINGLE) {
-			for (int i = 0; i < nruns; i++)
+			for (int i = 0; i < nruns; i++) {
 				report_run(stdout, &runs[i], &mi);
+				if (env.findings)
+					report_findings(stdout, &runs[i]);
+			}
 		} else if (env.mode == MODE_SWEEP) {
 			report_sweep(stdout, best, ncfg);
+			if (env.findings) {
+				printf("\nat %d threads: ", best[ncfg - 1]->cfg.threads);
+				report_findings(stdout, best[ncfg - 1]);
+			}
 		} else {
 			report_compare(stdout, best, ncfg);
 		}

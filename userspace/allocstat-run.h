@@ -55,6 +55,7 @@ struct env {
 	bool json;
 	bool quiet;
 	bool require_module;
+	bool findings;			/* --findings=yes (the default) */
 	const char *svg;
 	/* found out, not set: */
 	uint64_t memory_estimate;	/* of the largest run, by the memory check */
@@ -216,6 +217,21 @@ void schedstats_restore(void);
 void thread_buckets(const struct thread_result *t, struct buckets *b);
 void compute_breakdown(struct run *r);
 const char *held_names(uint32_t holds, char *buf, size_t len);
+
+/* findings.c */
+#define NR_RULES 5
+#define MAX_FINDINGS 5
+
+struct finding {
+	const char *rule;		/* "runqueue" */
+	char evidence[320];		/* the measured numbers that triggered it */
+	char fix[320];
+	int64_t saving_ns;		/* up to, in thread time */
+	char basis[160];		/* how saving_ns was reckoned */
+};
+
+int find_findings(const struct run *r, struct finding *f);
+void report_findings(FILE *out, const struct run *r);
 
 /* report.c */
 void counters_kinds(struct run *const *best, int n, bool *with, bool *without);

@@ -247,6 +247,33 @@ static void buckets_json(FILE *out, const struct buckets *b, bool run)
 	fputs("}}", out);
 }
 
+/* "findings": [ { "rule", "evidence", "fix", "saving_ns", "basis" } ], or null */
+static void findings_json(FILE *out, const struct run *r)
+{
+	struct finding f[MAX_FINDINGS];
+	int n;
+
+	fputs("      \"findings\": ", out);
+	if (!env.findings) {
+		fputs("null,\n", out);
+		return;
+	}
+	n = find_findings(r, f);
+	fputc('[', out);
+	for (int i = 0; i < n; i++) {
+		fputs(i ? ", {\"rule\": " : "{\"rule\": ", out);
+		json_string(out, f[i].rule);
+		fputs(", \"evidence\": ", out);
+		json_string(out, f[i].evidence);
+		fputs(", \"fix\": ", out);
+		json_string(out, f[i].fix);
+		fprintf(out, ", \"saving_ns\": %lld, \"basis\": ", (long long)f[i].saving_ns);
+		json_string(out, f[i].basis);
+		fputc('}', out);
+	}
+	fputs("],\n", out);
+}
+
 static void jopt(FILE *out, const char *key, uint64_t v, bool ok)
 {
 	if (ok)
@@ -306,6 +333,7 @@ static void run_json(FILE *out, const struct run *r, bool median)
 	ju64(out, "cpu_ns", r->cpu_ns, true);
 	buckets_json(out, &r->bd, true);
 	fputs(",\n", out);
+	findings_json(out, r);
 	fputs("      \"per_thread\": [\n", out);
 	for (int i = 0; i < r->cfg.threads; i++) {
 		thread_json(out, &r->thr[i], r->counters);

@@ -30,6 +30,7 @@ struct env env = {
 	.arena_max = 0,
 	.mmap_threshold = -1,
 	.top_pad = -1,
+	.findings = true,
 	.mode = MODE_SINGLE,
 };
 

@@ -55,7 +55,7 @@ THREAD_KEYS = ["index", "tid", "alloc_ns", "touch_ns", "free_ns", "cpu_ns", "uti
                "stime_ns", "run_delay_ns", "sleep_ns", "minflt", "majflt", "matched",
                "breakdown"] + COUNTERS
 RUN_KEYS = ["label", "method", "block", "threads", "rep", "median", "wall_ns",
-            "counters", "table", "cpu_ns", "breakdown", "per_thread"]
+            "counters", "table", "cpu_ns", "breakdown", "findings", "per_thread"]
 CONFIG_KEYS = ["mode", "threads", "size", "method", "block", "touch", "repeat",
                "arena_max", "mmap_threshold", "file", "page_size", "cpus", "thp"]
 MODULE_KEYS = ["loaded", "path", "reason", "version", "kernel", "hooks",

@@ -60,7 +60,7 @@ check "--help exits 0 and shows EXAMPLES" \
 	test $rc -eq 0 -a -n "$(grep EXAMPLES "$TMP/out")"
 
 for bad in "--bogus" "-t 0" "-t 2x" "-t 1025" "-s 12Q" "-s 0" "-s -5M" \
-	   "-s 99999999999999999999" "-m nope" "--touch x" "-r 0" \
+	   "-s 99999999999999999999" "-m nope" "--touch x" "-r 0" "--findings maybe" \
 	   "--sweep --compare" "-s 1M -b 2M" "--arena-max 0" \
 	   "--mmap-threshold 64M" "--mmap-threshold -1" "--top-pad 2G" "--top-pad 1x" \
 	   "-f /etc/passwd" "extra" "-t" "--s 1M"; do

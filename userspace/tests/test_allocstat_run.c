@@ -566,6 +566,166 @@ static void test_breakdown_no_schedstat(void)
 	free(text);
 }
 
+/* ---- findings (findings.c) ---- */
+
+/* the run of one thread_fixture() thread, changed by @tweak */
+static int findings_of(void (*tweak)(struct thread_result *), struct finding *f,
+		       struct thread_result *t)
+{
+	struct run r = { .cfg = { .threads = 1 }, .counters = true, .thr = t };
+
+	thread_fixture(t);
+	SET(t, ZERO_PAGES, 0);
+	SET(t, ZERO_HUGE, 0);
+	SET(t, ZERO_ALLOC_PAGES, 0);
+	SET(t, MMAP_WRITE, 0);
+	SET(t, MMAP_WRITE_HOLD_NS, 0);
+	t->run_delay_ns = 50 * MS;		/* 5%: no runqueue finding */
+	t->stime_ns += 150 * MS;		/* the same total */
+	tweak(t);
+	compute_breakdown(&r);
+	return find_findings(&r, f);
+}
+
+static const struct finding *has_rule(const struct finding *f, int n, const char *rule)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(f[i].rule, rule))
+			return &f[i];
+	return NULL;
+}
+
+static void tw_none(struct thread_result *t) { (void)t; }
+
+static void tw_double(struct thread_result *t)
+{
+	t->val[ALLOCSTAT_ZERO_PAGES] = 4096;
+	t->val[ALLOCSTAT_ZERO_HUGE] = 8;
+	t->val[ALLOCSTAT_ZERO_ALLOC_PAGES] = 2048;
+}
+
+static void tw_double_no(struct thread_result *t)
+{
+	tw_double(t);
+	t->val[ALLOCSTAT_ZERO_ALLOC_PAGES] = 100;
+}
+
+static void tw_runq(struct thread_result *t)
+{
+	t->run_delay_ns = 300 * MS;
+	t->stime_ns -= 250 * MS;
+}
+
+static void tw_arena(struct thread_result *t)
+{
+	t->val[ALLOCSTAT_MMAP_WRITE] = 2000;
+	t->val[ALLOCSTAT_MMAP_WRITE_HOLD_NS] = 50 * MS;
+}
+
+static void tw_arena_no(struct thread_result *t)
+{
+	tw_arena(t);
+	t->val[ALLOCSTAT_MMAP_WRITE] = 20;
+}
+
+static void tw_small(struct thread_result *t)
+{
+	t->val[ALLOCSTAT_FAULTS] = 20000;
+	t->val[ALLOCSTAT_FAULT_NS] = 700 * MS;
+	t->stime_ns += 200 * MS;
+	t->utime_ns -= 100 * MS;
+	t->sleep_ns -= 40 * MS;
+	t->run_delay_ns -= 40 * MS;
+	t->val[ALLOCSTAT_MMAP_READ_WAIT_NS] = 40 * MS;	/* under 5%: no read_waits */
+	t->val[ALLOCSTAT_MMAP_READ_WAIT_SLEEP_NS] = 10 * MS;
+}
+
+static void tw_small_no(struct thread_result *t)
+{
+	tw_small(t);
+	t->val[ALLOCSTAT_ZERO_HUGE] = 10;
+}
+
+static void tw_read(struct thread_result *t)
+{
+	t->val[ALLOCSTAT_MMAP_WRITE] = 3;
+}
+
+static void tw_read_no(struct thread_result *t)
+{
+	tw_read(t);
+	SET(t, VMA_FAULTS, 0);		/* per-VMA locks: a number, not "-" */
+}
+
+static void test_findings_rules(void)
+{
+	static const struct {
+		const char *rule;
+		void (*on)(struct thread_result *), (*off)(struct thread_result *);
+		int64_t saving_ms;
+	} cases[] = {
+		{ "double_zeroing", tw_double, tw_double_no, 90 },
+		{ "runqueue", tw_runq, tw_none, 300 },
+		{ "arena_growth", tw_arena, tw_arena_no, 200 },
+		{ "small_pages", tw_small, tw_small_no, 0 },
+		{ "read_waits", tw_read, tw_read_no, 100 },
+	};
+	struct thread_result t;
+	struct finding f[MAX_FINDINGS];
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		int n = findings_of(cases[c].on, f, &t);
+		const struct finding *x = has_rule(f, n, cases[c].rule);
+		int64_t want = cases[c].saving_ms * (int64_t)MS;
+
+		if (!cases[c].saving_ms)	/* small_pages: fault_cpu - fault_cpu / 512 */
+			want = t.bk.ns[BUCKET_FAULT_CPU] - t.bk.ns[BUCKET_FAULT_CPU] / 512;
+		diag("%s: %s", cases[c].rule, x ? x->evidence : "(did not fire)");
+		result(x && x->saving_ns == want && *x->fix && *x->basis,
+		       "findings: %s fires on its case, saving %lld ns as its basis says",
+		       cases[c].rule, (long long)want);
+		n = findings_of(cases[c].off, f, &t);
+		for (int i = 0; i < n; i++)
+			diag("%s's near miss fired %s", cases[c].rule, f[i].rule);
+		result(!has_rule(f, n, cases[c].rule),
+		       "findings: %s does not fire on its near miss", cases[c].rule);
+	}
+}
+
+/* largest saving first; the text says "up to" and names the fix */
+static void tw_all(struct thread_result *t)
+{
+	tw_double(t);
+	tw_read(t);
+	tw_arena(t);
+	tw_runq(t);
+}
+
+static void test_findings_order(void)
+{
+	struct thread_result t;
+	struct run r = { .cfg = { .threads = 1 }, .counters = true, .thr = &t };
+	struct finding f[MAX_FINDINGS];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	int n = findings_of(tw_all, f, &t);
+	bool sorted = n >= 3;
+
+	for (int i = 1; i < n; i++)
+		sorted &= f[i - 1].saving_ns >= f[i].saving_ns;
+	for (int i = 0; i < n; i++)
+		diag("%d. %s, up to %lld ns", i + 1, f[i].rule, (long long)f[i].saving_ns);
+	compute_breakdown(&r);
+	out = open_memstream(&buf, &len);
+	report_findings(out, &r);
+	fclose(out);
+	result(sorted && n == 4 && !strcmp(f[0].rule, "runqueue") && strstr(buf, "  1. runqueue: ") &&
+	       strstr(buf, "saving: up to 0.300 s") && strstr(buf, "fix: run at most"),
+	       "findings: %d rules fire, largest saving first, printed with 'up to' and the fix", n);
+	free(buf);
+}
+
 int main(void)
 {
 	test_order();
@@ -580,6 +740,8 @@ int main(void)
 	test_breakdown_missing_hooks();
 	test_breakdown_partial_rows();
 	test_breakdown_no_schedstat();
+	test_findings_rules();
+	test_findings_order();
 	test_column_names();
 	return ktap_finish();
 }
