@@ -44,11 +44,16 @@ static const char usage[] =
 "  -s, --size SIZE          bytes per thread, K/M/G/T suffixes (default 600M)\n"
 "  -m, --method METHOD      malloc (default), mmap, populate (MAP_POPULATE),\n"
 "                           thp (MADV_HUGEPAGE), nothp (MADV_NOHUGEPAGE),\n"
-"                           file (read a file of SIZE into a malloc'd buffer)\n"
+"                           file (read a file of SIZE into a malloc'd buffer),\n"
+"                           populate_write (mmap, MADV_POPULATE_WRITE),\n"
+"                           reuse (malloc once, touched every loop),\n"
+"                           file_mmap (mmap the file, read its pages)\n"
 "  -f, --file PATH          file for --method file (default: a temporary file\n"
 "                           written before the timing and removed afterwards)\n"
 "  -b, --block SIZE         allocate SIZE as blocks of this size (default: one)\n"
 "      --touch HOW          write (default: one byte per page), read, memset\n"
+"  -l, --loops N            each thread allocates, touches and frees N times\n"
+"                           (default 1)\n"
 "  -r, --repeat R           run each configuration R times, interleaved\n"
 "                           (default 1; 3 with --compare)\n"
 "      --arena-max N        mallopt(M_ARENA_MAX, N)\n"
@@ -56,9 +61,9 @@ static const char usage[] =
 "      --top-pad SIZE       mallopt(M_TOP_PAD, SIZE), 0 to 1G: how much more an\n"
 "                           arena grows at a time (64M: a whole heap at once)\n"
 "      --sweep              run 1, 2, 4, ... THREADS threads; show the slowdown\n"
-"      --compare            run every method, malloc with 64K blocks, and with\n"
-"                           --top-pad 64M too; rank them by the median wall\n"
-"                           time, with min-max\n"
+"      --compare            run every method, malloc with 64K blocks, with\n"
+"                           --top-pad 64M and with --arena-max 1 too; rank them\n"
+"                           by the median wall time, with min-max\n"
 "      --svg FILE           write a self-contained SVG chart of the results\n"
 "  -j, --json               print the results as JSON (see allocstat-run(1))\n"
 "  -q, --quiet              no progress line (it is off when stderr is no TTY)\n"
@@ -100,6 +105,7 @@ static const struct option long_options[] = {
 	{ "block",		required_argument,	NULL, 'b' },
 	{ "touch",		required_argument,	NULL, OPT_TOUCH },
 	{ "repeat",		required_argument,	NULL, 'r' },
+	{ "loops",		required_argument,	NULL, 'l' },
 	{ "arena-max",		required_argument,	NULL, OPT_ARENA_MAX },
 	{ "mmap-threshold",	required_argument,	NULL, OPT_MMAP_THRESHOLD },
 	{ "top-pad",		required_argument,	NULL, OPT_TOP_PAD },
@@ -179,7 +185,7 @@ static int parse_args(int argc, char **argv)
 	uint64_t u;
 	int opt, v;
 
-	while ((opt = getopt_long(argc, argv, "t:s:m:f:b:r:jqhV", long_options,
+	while ((opt = getopt_long(argc, argv, "t:s:m:f:b:r:l:jqhV", long_options,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 't':
@@ -193,7 +199,8 @@ static int parse_args(int argc, char **argv)
 		case 'm':
 			if (parse_name(optarg, method_names, NR_METHODS, &v))
 				return bad_value("--method", optarg,
-						 "malloc, mmap, populate, thp, nothp or file");
+						 "malloc, mmap, populate, thp, nothp, file, "
+						 "populate_write, reuse or file_mmap");
 			env.method = v;
 			break;
 		case 'f':
@@ -207,6 +214,10 @@ static int parse_args(int argc, char **argv)
 			if (parse_name(optarg, touch_names, 3, &v))
 				return bad_value("--touch", optarg, "write, read or memset");
 			env.touch = v;
+			break;
+		case 'l':
+			if (parse_int(optarg, 1, 1000000, &env.loops))
+				return bad_value("--loops", optarg, "1 to 1000000");
 			break;
 		case 'r':
 			if (parse_int(optarg, 1, MAX_REPEAT, &env.repeat))
@@ -270,8 +281,16 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "allocstat-run: --block is larger than --size\n");
 		return -1;
 	}
-	if (env.file && env.method != METHOD_FILE && env.mode != MODE_COMPARE) {
-		fprintf(stderr, "allocstat-run: --file needs --method file or --compare\n");
+	if (env.file && !method_reads_file(env.method) && env.mode != MODE_COMPARE) {
+		fprintf(stderr, "allocstat-run: --file needs --method file or file_mmap, "
+			"or --compare\n");
+		return -1;
+	}
+	if (env.block % (uint64_t)sysconf(_SC_PAGESIZE) &&
+	    (env.method == METHOD_FILE_MMAP || env.mode == MODE_COMPARE)) {
+		fprintf(stderr, "allocstat-run: file_mmap maps the file block by block: "
+			"--block must be a multiple of the page size (%ld)\n",
+			sysconf(_SC_PAGESIZE));
 		return -1;
 	}
 	if (!env.repeat)

@@ -24,8 +24,23 @@ enum method {
 	METHOD_THP,
 	METHOD_NOTHP,
 	METHOD_FILE,
+	METHOD_POPULATE_WRITE,		/* mmap, then MADV_POPULATE_WRITE */
+	METHOD_REUSE,			/* malloc once, touched --loops times */
+	METHOD_FILE_MMAP,		/* the file mmapped, its pages read */
 	NR_METHODS
 };
+
+/* the methods whose blocks come from malloc() (glibc's knobs apply) */
+static inline bool method_mallocs(enum method m)
+{
+	return m == METHOD_MALLOC || m == METHOD_FILE || m == METHOD_REUSE;
+}
+
+/* the methods that read the file */
+static inline bool method_reads_file(enum method m)
+{
+	return m == METHOD_FILE || m == METHOD_FILE_MMAP;
+}
 
 enum touch {
 	TOUCH_WRITE,
@@ -48,6 +63,7 @@ struct env {
 	uint64_t block;			/* 0: one block of size */
 	enum touch touch;
 	int repeat;			/* 0 until parsed: 3 for --compare, else 1 */
+	int loops;			/* allocate, touch, free this many times */
 	int arena_max;			/* 0: glibc default */
 	long mmap_threshold;		/* -1: glibc default */
 	long top_pad;			/* -1: glibc default */
@@ -71,6 +87,7 @@ struct config {
 	uint64_t block;			/* 0: one block */
 	int threads;
 	uint64_t top_pad;		/* M_TOP_PAD; 0: as --top-pad says */
+	int arena_max;			/* M_ARENA_MAX; 0: as --arena-max says */
 };
 
 #define MAX_CONFIGS 64
@@ -244,6 +261,7 @@ int online_cpus(void);
 double ideal_wall_ns(const struct run *one, int threads);
 double sweep_wall_slowdown(struct run *const *best, int i);
 double sweep_thread_slowdown(struct run *const *best, int i);
+bool sweep_bucket_delta(struct run *const *best, int i, int k, double *ns);
 void compare_order(struct run **best, int n, int *order, bool *within_spread);
 void format_size(uint64_t bytes, char *buf, size_t len);
 

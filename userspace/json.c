@@ -6,32 +6,38 @@
  * {
  *   "schema": "allocstat-run/3",
  *   "config": { "mode", "threads", "size", "method", "block", "touch",
- *               "repeat", "arena_max", "mmap_threshold", "top_pad",
+ *               "repeat", "loops", "arena_max", "mmap_threshold", "top_pad",
  *               "glibc_tunables", "file", "page_size", "cpus", "thp",
  *               "memory_estimate", "pmd_size", "pmd_size_guessed" },
  *   "warnings": [ string ],
  *   "module": { "loaded", "path", "reason", "version", "kernel", "hooks",
  *               "dropped", "missed" },
  *   "runs": [ { "label", "method", "block", "top_pad", "threads", "rep",
- *               "median", "wall_ns", "max_rss", "counters",
- *               "breakdown": { "thread_ns", "cpu_ns", "off_cpu_ns",
- *                              "zeroing_ns", "other_fault_ns",
- *                              "lock_wait_ns", "cpu_wait_ns", "other_ns",
- *                              "scaled" },
+ *               "median", "wall_ns", "max_rss", "counters", "table",
+ *               "cpu_ns",
+ *               "breakdown": { <bucket>_ns for the eight buckets (null:
+ *                              unknown), "thread_ns", "lock_wait_sleep_ns",
+ *                              "threads", "threads_with_rows",
+ *                              "known_threads", "includes" },
+ *               "findings": [ { "rule", "evidence", "fix", "saving_ns",
+ *                               "basis" } ] or null,
  *               "per_thread": [ { "index", "tid", "alloc_ns", "touch_ns",
- *                                 "free_ns", "cpu_ns", "minflt", "majflt",
- *                                 "matched",
+ *                                 "free_ns", "cpu_ns", "utime_ns",
+ *                                 "stime_ns", "run_delay_ns", "sleep_ns",
+ *                                 "minflt", "majflt", "matched",
  *                                 <every /proc/allocstat counter column:
- *                                  the thread's delta, null if absent> } ] } ],
+ *                                  the thread's delta, null if absent>,
+ *                                 "breakdown" } ] } ],
  *   "sweep":   [ { "threads", "run", "ideal_wall_ns", "wall_slowdown",
- *                  "thread_slowdown" } ] or null,
+ *                  "thread_slowdown", "bucket_delta_ns": { bucket: ns } } ]
+ *              or null,
  *   "compare": [ { "rank", "run", "label", "wall_ns", "wall_min_ns",
  *                  "wall_max_ns", "within_spread" } ] or null
  * }
  *
  * A key means one thing everywhere: the per-thread keys named after
  * /proc/allocstat's columns hold those columns' deltas, and the breakdown's
- * parts have names of their own.
+ * buckets have names of their own.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -141,8 +147,8 @@ static void config_json(FILE *out, const struct module_info *mi)
 	ju64(out, "size", env.size, true);
 	fprintf(out, "\"method\": \"%s\", ", method_names[env.method]);
 	ju64(out, "block", env.block, true);
-	fprintf(out, "\"touch\": \"%s\", \"repeat\": %d, ", touch_names[env.touch],
-		env.repeat);
+	fprintf(out, "\"touch\": \"%s\", \"repeat\": %d, \"loops\": %d, ",
+		touch_names[env.touch], env.repeat, env.loops);
 	if (env.arena_max)
 		fprintf(out, "\"arena_max\": %d, ", env.arena_max);
 	else
@@ -362,13 +368,24 @@ void json_write(FILE *out, const struct module_info *mi, struct run *runs,
 	fputs("  ],\n  \"sweep\": ", out);
 	if (env.mode == MODE_SWEEP) {
 		fputs("[\n", out);
-		for (int i = 0; i < nbest; i++)
+		for (int i = 0; i < nbest; i++) {
 			fprintf(out, "    {\"threads\": %d, \"run\": %d, \"ideal_wall_ns\": %.0f, "
-				"\"wall_slowdown\": %.4f, \"thread_slowdown\": %.4f}%s\n",
+				"\"wall_slowdown\": %.4f, \"thread_slowdown\": %.4f, "
+				"\"bucket_delta_ns\": {",
 				best[i]->cfg.threads, (int)(best[i] - runs),
 				ideal_wall_ns(best[0], best[i]->cfg.threads),
-				sweep_wall_slowdown(best, i), sweep_thread_slowdown(best, i),
-				i + 1 < nbest ? "," : "");
+				sweep_wall_slowdown(best, i), sweep_thread_slowdown(best, i));
+			for (int k = 0; k < NR_BUCKETS; k++) {
+				double d;
+
+				if (sweep_bucket_delta(best, i, k, &d))
+					fprintf(out, "\"%s\": %.0f", buckets[k].key, d);
+				else
+					fprintf(out, "\"%s\": null", buckets[k].key);
+				fputs(k + 1 < NR_BUCKETS ? ", " : "}}", out);
+			}
+			fputs(i + 1 < nbest ? ",\n" : "\n", out);
+		}
 		fputs("  ]", out);
 	} else {
 		fputs("null", out);

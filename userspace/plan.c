@@ -27,6 +27,7 @@ struct env env = {
 	.block = 0,
 	.touch = TOUCH_WRITE,
 	.repeat = 0,
+	.loops = 1,
 	.arena_max = 0,
 	.mmap_threshold = -1,
 	.top_pad = -1,
@@ -41,6 +42,9 @@ const char *const method_names[NR_METHODS] = {
 	[METHOD_THP] = "thp",
 	[METHOD_NOTHP] = "nothp",
 	[METHOD_FILE] = "file",
+	[METHOD_POPULATE_WRITE] = "populate_write",
+	[METHOD_REUSE] = "reuse",
+	[METHOD_FILE_MMAP] = "file_mmap",
 };
 
 const char *const touch_names[] = {
@@ -94,6 +98,8 @@ int plan_configs(struct config *cfgs)
 					     .threads = env.threads };
 		cfgs[n++] = (struct config){ .method = METHOD_MALLOC, .block = COMPARE_BLOCK,
 					     .threads = env.threads, .top_pad = COMPARE_TOP_PAD };
+		cfgs[n++] = (struct config){ .method = METHOD_MALLOC, .block = COMPARE_BLOCK,
+					     .threads = env.threads, .arena_max = 1 };
 		break;
 	}
 	return n;
@@ -159,7 +165,7 @@ void plan_summarize(struct run *runs, int nruns, int ncfg, struct run **best)
 bool plan_uses_file(const struct config *cfgs, int n)
 {
 	for (int i = 0; i < n; i++)
-		if (cfgs[i].method == METHOD_FILE)
+		if (method_reads_file(cfgs[i].method))
 			return true;
 	return false;
 }
@@ -227,7 +233,7 @@ uint64_t run_footprint(const struct config *c)
 
 	if (env.size > UINT64_MAX / 4)
 		return UINT64_MAX;
-	if (c->method == METHOD_MALLOC || c->method == METHOD_FILE) {
+	if (method_mallocs(c->method)) {
 		uint64_t threshold = env.mmap_threshold >= 0 ?
 			(uint64_t)env.mmap_threshold : MMAP_THRESHOLD_DEFAULT;
 		uint64_t maps = total < MMAP_MAX_DEFAULT ? total : MMAP_MAX_DEFAULT;
@@ -259,6 +265,7 @@ uint64_t run_mappings(const struct config *c)
 	switch (c->method) {
 	case METHOD_MALLOC:
 	case METHOD_FILE:
+	case METHOD_REUSE:
 		return total < MMAP_MAX_DEFAULT ? total : MMAP_MAX_DEFAULT;
 	case METHOD_THP:
 		return mul_sat(3, total);
@@ -310,7 +317,7 @@ static void knob_warnings(const struct config *cfgs, int n)
 		/* the last block of a thread holds the remainder */
 		uint64_t last = env.size - (config_blocks(&cfgs[i]) - 1) * block;
 
-		if (cfgs[i].method != METHOD_MALLOC && cfgs[i].method != METHOD_FILE)
+		if (!method_mallocs(cfgs[i].method))
 			continue;
 		any_malloc = true;
 		if (last < smallest)
@@ -321,7 +328,7 @@ static void knob_warnings(const struct config *cfgs, int n)
 	}
 	if (!any_malloc) {
 		if (arena_knob || env.mmap_threshold >= 0)
-			warn("%s has no effect: glibc's knobs are only for --method malloc and file",
+			warn("%s has no effect: glibc's knobs are only for --method malloc, file and reuse",
 			     arena_knob ? arena_knob : "--mmap-threshold");
 		return;
 	}
@@ -431,10 +438,10 @@ long config_top_pad(const struct config *c)
 int set_malloc_knobs(const struct config *c)
 {
 	long top_pad = config_top_pad(c);
+	int arena_max = c->arena_max ? c->arena_max : env.arena_max;
 
-	if (env.arena_max && !mallopt(M_ARENA_MAX, env.arena_max)) {
-		fprintf(stderr, "allocstat-run: mallopt(M_ARENA_MAX, %d) failed\n",
-			env.arena_max);
+	if (arena_max && !mallopt(M_ARENA_MAX, arena_max)) {
+		fprintf(stderr, "allocstat-run: mallopt(M_ARENA_MAX, %d) failed\n", arena_max);
 		return -1;
 	}
 	if (env.mmap_threshold >= 0 &&

@@ -310,6 +310,37 @@ void report_sweep(FILE *out, struct run **best, int n)
 	}
 	fprintf(out, "wall_x: wall time / (1-thread wall x ceil(threads / CPUs)); "
 		"thread_x: per-thread time / 1-thread time\n");
+
+	/* what the extra threads cost each thread, bucket by bucket */
+	fprintf(out, "\nper-thread time added against 1 thread, by bucket (ms):\n%7s", "threads");
+	breakdown_header(out);
+	fprintf(out, " %9s\n", "total");
+	for (int i = 1; i < n; i++) {
+		double d;
+
+		fprintf(out, "%7d", best[i]->cfg.threads);
+		for (int k = 0; k < NR_BUCKETS; k++) {
+			if (sweep_bucket_delta(best, i, k, &d))
+				fprintf(out, " %*.1f", col_width(buckets[k].abbrev), d / 1e6);
+			else
+				fprintf(out, " %*s", col_width(buckets[k].abbrev), "-");
+		}
+		fprintf(out, " %9.1f\n", per_thread_ms(best[i]) - per_thread_ms(best[0]));
+	}
+}
+
+/*
+ * The average per-thread time of bucket k at sweep step i less that at 1
+ * thread, in ns; false when either run did not measure it in every thread.
+ */
+bool sweep_bucket_delta(struct run *const *best, int i, int k, double *ns)
+{
+	const struct buckets *a = &best[i]->bd, *b = &best[0]->bd;
+
+	if (a->known[k] != a->threads || b->known[k] != b->threads)
+		return false;
+	*ns = (double)a->ns[k] / a->threads - (double)b->ns[k] / b->threads;
+	return true;
 }
 
 /*

@@ -20,6 +20,10 @@
 
 #include "allocstat-run.h"
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23		/* Linux 5.14 */
+#endif
+
 #define CHUNK MIB		/* touch/read granularity, progress updates */
 
 static struct {
@@ -90,8 +94,10 @@ const char *config_label(const struct config *c, char *buf, size_t len)
 	}
 	if (c->top_pad && n > 0 && (size_t)n < len) {
 		format_size(c->top_pad, sz, sizeof(sz));
-		snprintf(buf + n, len - (size_t)n, ",top_pad=%s", sz);
+		n += snprintf(buf + n, len - (size_t)n, ",top_pad=%s", sz);
 	}
+	if (c->arena_max && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ",arena_max=%d", c->arena_max);
 	return buf;
 }
 
@@ -107,6 +113,7 @@ static int alloc_block(enum method m, size_t len, struct blocks *b, size_t i,
 	switch (m) {
 	case METHOD_MALLOC:
 	case METHOD_FILE:
+	case METHOD_REUSE:
 		p = malloc(len);
 		if (!p)
 			return failed(res, "malloc", len);
@@ -119,10 +126,16 @@ static int alloc_block(enum method m, size_t len, struct blocks *b, size_t i,
 	case METHOD_THP:
 		map_len = len + env.pmd_size;	/* room to align */
 		break;
+	case METHOD_FILE_MMAP:
+		/* the file's pages at this block's offset, copied on write */
+		flags = MAP_PRIVATE;
+		break;
 	default:
 		break;
 	}
-	p = mmap(NULL, map_len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	p = mmap(NULL, map_len, PROT_READ | PROT_WRITE, flags,
+		 m == METHOD_FILE_MMAP ? w.fd : -1,
+		 m == METHOD_FILE_MMAP ? (off_t)(i * (b->n > 1 ? b->len[0] : 0)) : 0);
 	if (p == MAP_FAILED)
 		return failed(res, "mmap", map_len);
 	b->base[i] = p;
@@ -135,6 +148,8 @@ static int alloc_block(enum method m, size_t len, struct blocks *b, size_t i,
 		return failed(res, "madvise(MADV_HUGEPAGE)", len);
 	if (m == METHOD_NOTHP && madvise(p, len, MADV_NOHUGEPAGE))
 		return failed(res, "madvise(MADV_NOHUGEPAGE)", len);
+	if (m == METHOD_POPULATE_WRITE && madvise(p, len, MADV_POPULATE_WRITE))
+		return failed(res, "madvise(MADV_POPULATE_WRITE)", len);
 	return 0;
 }
 
@@ -142,7 +157,7 @@ static void free_block(enum method m, struct blocks *b, size_t i)
 {
 	if (!b->base[i])
 		return;
-	if (m == METHOD_MALLOC || m == METHOD_FILE)
+	if (method_mallocs(m))
 		free(b->base[i]);
 	else
 		munmap(b->base[i], b->map_len[i]);
@@ -177,7 +192,8 @@ static int touch_range(char *p, size_t len, uint64_t file_off,
 		}
 		return 0;
 	}
-	switch (env.touch) {
+	/* file_mmap loads the file by reading its pages: no copy, no zeroing */
+	switch (r->cfg.method == METHOD_FILE_MMAP ? TOUCH_READ : env.touch) {
 	case TOUCH_WRITE:
 		for (size_t off = 0; off < len; off += ps)
 			((volatile char *)p)[off] = 1;
@@ -194,8 +210,9 @@ static int touch_range(char *p, size_t len, uint64_t file_off,
 	return 0;
 }
 
+/* one pass over the blocks; *done counts the bytes of every pass so far */
 static int touch_blocks(struct blocks *b, const struct run *r,
-			struct thread_result *res)
+			struct thread_result *res, uint64_t *done)
 {
 	uint64_t file_off = 0;
 
@@ -208,7 +225,8 @@ static int touch_blocks(struct blocks *b, const struct run *r,
 			if (touch_range(b->data[i] + off, n, file_off, r, res))
 				return -1;
 			file_off += n;
-			__atomic_store_n(&res->progress, file_off, __ATOMIC_RELAXED);
+			*done += n;
+			__atomic_store_n(&res->progress, *done, __ATOMIC_RELAXED);
 		}
 	}
 	return 0;
@@ -249,7 +267,7 @@ static void *thread_main(void *p)
 	struct sched_sample s0, s1;
 	struct rusage ru0, ru1;
 	struct blocks b = { 0 };
-	uint64_t t0, t1, t2, t3, cpu0;
+	uint64_t t0, t1, t2, t3, cpu0, done = 0;
 	char name[16];
 	int err;
 
@@ -280,23 +298,32 @@ static void *thread_main(void *p)
 	cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	getrusage(RUSAGE_THREAD, &ru0);
 	t0 = clock_ns(CLOCK_MONOTONIC);
+	/*
+	 * --loops times: allocate, touch, free, each phase's time summed;
+	 * reuse allocates before the first pass and frees after the last.
+	 */
 	err = 0;
-	for (size_t i = 0; i < b.n && !err; i++)
-		err = alloc_block(m, b.len[i], &b, i, res);
-	t1 = clock_ns(CLOCK_MONOTONIC);
-	if (!err)
-		touch_blocks(&b, a->run, res);
-	t2 = clock_ns(CLOCK_MONOTONIC);
-	for (size_t i = 0; i < b.n; i++)
-		free_block(m, &b, i);
-	t3 = clock_ns(CLOCK_MONOTONIC);
+	t3 = t0;
+	for (int loop = 0; loop < env.loops && !err; loop++) {
+		bool first = loop == 0, last = loop == env.loops - 1;
+
+		for (size_t i = 0; i < b.n && !err && (first || m != METHOD_REUSE); i++)
+			err = alloc_block(m, b.len[i], &b, i, res);
+		t1 = clock_ns(CLOCK_MONOTONIC);
+		if (!err)
+			err = touch_blocks(&b, a->run, res, &done);
+		t2 = clock_ns(CLOCK_MONOTONIC);
+		for (size_t i = 0; i < b.n && (last || err || m != METHOD_REUSE); i++)
+			free_block(m, &b, i);
+		res->alloc_ns += t1 - t3;
+		res->touch_ns += t2 - t1;
+		t3 = clock_ns(CLOCK_MONOTONIC);
+		res->free_ns += t3 - t2;
+	}
 	res->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
 	getrusage(RUSAGE_THREAD, &ru1);
 	sched_sample(&sf, &s1);
 
-	res->alloc_ns = t1 - t0;
-	res->touch_ns = t2 - t1;
-	res->free_ns = t3 - t2;
 	res->minflt = ru1.ru_minflt - ru0.ru_minflt;
 	res->majflt = ru1.ru_majflt - ru0.ru_majflt;
 	res->utime_ns = tv_ns(&ru1.ru_utime) - tv_ns(&ru0.ru_utime);
@@ -328,7 +355,7 @@ static bool show_progress(void)
 
 static void progress(const struct run *r, int index, int total, bool show)
 {
-	uint64_t total_bytes = env.size * (uint64_t)r->cfg.threads;
+	uint64_t total_bytes = env.size * (uint64_t)r->cfg.threads * (uint64_t)env.loops;
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 	int ticks = 0, shown = -1;
 	char label[48];

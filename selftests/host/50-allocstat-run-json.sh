@@ -12,7 +12,7 @@ KERNEL=${ALLOCSTAT_KERNEL:-6.1}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-PLAN=9
+PLAN=10
 echo "TAP version 13"
 echo "1..$PLAN"
 
@@ -26,6 +26,9 @@ sec single; allocstat-run -t 2 -s 64M -m nothp --json -q --require-module 2>/tmp
 sec sweep; allocstat-run -t 2 -s 16M --sweep --json -q --require-module --svg /tmp/s.svg 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec svg; cat /tmp/s.svg
 sec compare; allocstat-run -t 2 -s 16M --compare --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
+sec loops; allocstat-run -t 1 -s 16M -m nothp --loops 3 --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
+sec reuse; allocstat-run -t 1 -s 16M -m reuse --loops 3 --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
+sec malloc1; allocstat-run -t 1 -s 16M -m malloc --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec schedstats; cat /proc/sys/kernel/sched_schedstats
 sec end
 '
@@ -180,7 +183,7 @@ def breakdown():
     3% of the threads' time + 1 ms per thread (the goal is 10%); getrusage's user + kernel CPU is within 2%
     + 2 ms of CLOCK_THREAD_CPUTIME_ID's (read just before it, so that the
     runtime getrusage reads is up to date); no bucket is below -2% of the
-    threads' time.
+    threads' time (sleep_other on 6.12: see below).
     """
     notes = []
     for sec in ("single", "sweep", "compare"):
@@ -190,7 +193,12 @@ def breakdown():
             assert b["threads_with_rows"] == r["threads"], (label, b)
             for k in BUCKETS:
                 assert b[k] is not None and b["known_threads"][k] == r["threads"], (label, k, b)
-                assert b[k] >= -0.02 * tns or k == "unexplained_ns", (label, k, b)
+                floor = -0.02 * tns
+                # 6.12's delayed dequeue: some sleep is run_delay to the kernel,
+                # and asleep to the module's split of the lock waits
+                if k == "sleep_other_ns" and series != "6.1":
+                    floor -= b["lock_wait_sleep_ns"]
+                assert b[k] >= floor or k == "unexplained_ns", (label, k, b)
             assert b["includes"] == {}, (label, b)
             assert sum(b[k] for k in BUCKETS) == tns, (label, b)
             assert abs(b["unexplained_ns"]) <= 0.03 * tns + 1e6 * r["threads"], \
@@ -214,6 +222,23 @@ def sweep():
         assert d["runs"][x["run"]]["threads"] == x["threads"], x
     return ["sweep: %s" % s]
 
+def loops():
+    """
+    --loops 3: nothp maps and unmaps every loop, so it faults every page
+    3 times; reuse touches one malloc'd buffer 3 times, so it faults what
+    one malloc run faults (huge pages or not: the module's counts)
+    """
+    pages = 16 * 1024 * 1024 // 4096
+    keys = ("tid", "matched", "faults", "minflt", "zero_pages")
+    fresh = load("loops")["runs"][0]["per_thread"][0]
+    reuse = load("reuse")["runs"][0]["per_thread"][0]
+    again = load("malloc1")["runs"][0]["per_thread"][0]
+    notes = ["%s: %s" % (n, [t[k] for k in keys])
+             for n, t in (("nothp", fresh), ("reuse", reuse), ("malloc", again))]
+    assert 3 * pages <= fresh["faults"] <= 3 * pages * 1.05 + 16, notes
+    assert abs(reuse["faults"] - again["faults"]) <= 0.05 * again["faults"] + 16, notes
+    return notes
+
 def svg():
     doc = xml.dom.minidom.parseString("\n".join(sections["svg"]))
     assert doc.documentElement.tagName == "svg"
@@ -226,10 +251,11 @@ def compare():
     schema(d, "compare")
     c = d["compare"]
     labels = sorted(x["label"] for x in c)
-    want = sorted(["malloc", "mmap", "populate", "thp", "nothp", "file", "malloc/64KiB",
-                   "malloc/64KiB,top_pad=64MiB"])
+    want = sorted(["malloc", "mmap", "populate", "thp", "nothp", "file", "populate_write",
+                   "reuse", "file_mmap", "malloc/64KiB", "malloc/64KiB,top_pad=64MiB",
+                   "malloc/64KiB,arena_max=1"])
     assert labels == want, labels
-    assert [x["rank"] for x in c] == list(range(1, 9)), c
+    assert [x["rank"] for x in c] == list(range(1, 13)), c
     walls = [x["wall_ns"] for x in c]
     assert walls == sorted(walls), walls
     return ["ranking: %s" % ", ".join(x["label"] for x in c)]
@@ -241,7 +267,8 @@ check("vma_faults null on 6.1, a number on 6.12", vma)
 check("breakdown: every bucket measured; unexplained within 3% + 1 ms/thread, getrusage within 2% of the CPU clock, no bucket below -2%; sched_schedstats restored", breakdown)
 check("--sweep -t 2: runs of 1 and 2 threads with slowdowns", sweep)
 check("--svg: well-formed SVG with bars", svg)
-check("--compare: 8 configurations ranked by wall time", compare)
+check("--loops 3: nothp faults 3x the pages; reuse as much as one malloc run (module counts)", loops)
+check("--compare: 12 configurations ranked by wall time", compare)
 EOF
 } > "$TMP/results"
 cat "$TMP/results"

@@ -60,7 +60,7 @@ check "--help exits 0 and shows EXAMPLES" \
 	test $rc -eq 0 -a -n "$(grep EXAMPLES "$TMP/out")"
 
 for bad in "--bogus" "-t 0" "-t 2x" "-t 1025" "-s 12Q" "-s 0" "-s -5M" \
-	   "-s 99999999999999999999" "-m nope" "--touch x" "-r 0" "--findings maybe" \
+	   "-s 99999999999999999999" "-m nope" "--touch x" "-r 0" "--findings maybe" "--loops 0" "-l x" \
 	   "--sweep --compare" "-s 1M -b 2M" "--arena-max 0" \
 	   "--mmap-threshold 64M" "--mmap-threshold -1" "--top-pad 2G" "--top-pad 1x" \
 	   "-f /etc/passwd" "extra" "-t" "--s 1M"; do
@@ -318,8 +318,8 @@ check "--top-pad with 1 MiB blocks at --mmap-threshold 1M: warned" \
 	test "$(knob -s 4M -b 1M --mmap-threshold 1M --top-pad 1M)" = warned -a -n "$(grep 'top-pad has no effect' "$TMP/err")"
 check "--mmap-threshold 1M with one 64 MiB block (above any threshold): warned" \
 	test "$(knob -s 64M --mmap-threshold 1M)" = warned -a -n "$(grep 'mmap-threshold has no effect' "$TMP/err")"
-check "--arena-max with --method mmap: warned (malloc and file only)" \
-	test "$(knob -s 4M -m mmap --arena-max 2)" = warned -a -n "$(grep 'only for --method malloc and file' "$TMP/err")"
+check "--arena-max with --method mmap: warned (malloc, file and reuse only)" \
+	test "$(knob -s 4M -m mmap --arena-max 2)" = warned -a -n "$(grep 'only for --method malloc, file and reuse' "$TMP/err")"
 check "--arena-max with 64 KiB blocks (arena chunks): no warning" \
 	test "$(knob -s 4M -b 64K --arena-max 2)" = quiet
 check "--arena-max with 1 MiB blocks (glibc may raise its threshold past them): no warning" \
@@ -384,6 +384,16 @@ import json, sys, xml.dom.minidom
 d = json.load(open(sys.argv[1]))
 assert [s["threads"] for s in d["sweep"]] == [1, 2, 3], d["sweep"]
 assert d["sweep"][0]["thread_slowdown"] == 1.0
+# the per-bucket change against 1 thread, from the runs' own buckets
+one = d["runs"][d["sweep"][0]["run"]]["breakdown"]
+for s in d["sweep"][1:]:
+    b = d["runs"][s["run"]]["breakdown"]
+    for k, v in s["bucket_delta_ns"].items():
+        if b[k] is None or one[k] is None:
+            assert v is None, (k, s)
+        else:
+            want = b[k] / b["threads"] - one[k] / one["threads"]
+            assert abs(v - want) <= 1, (k, v, want)
 doc = xml.dom.minidom.parse(sys.argv[2])
 legend = [t.firstChild.data for t in doc.getElementsByTagName("text")
           if t.firstChild and not t.getAttribute("text-anchor")][2:]
@@ -399,10 +409,39 @@ check "--sweep -t 3: 1, 2, 3 threads in JSON, SVG written, its legend names what
 
 run -t 2 -s 4M --compare --svg "$TMP/compare.svg"
 diag "$(cat "$TMP/out")"
-check "--compare: 8 ranked configurations (malloc/64KiB,top_pad=64MiB among them), SVG with 8 bars" \
-	test $rc -eq 0 -a "$(grep -cE '^ +~?[1-8] ' "$TMP/out")" -eq 8 \
-	-a -n "$(grep -E '^ +~?[1-8] malloc/64KiB,top_pad=64MiB ' "$TMP/out")" \
-	-a "$(grep -cE '>[0-9.]+ s</text>' "$TMP/compare.svg")" -eq 8
+check "--compare: 12 ranked configurations (top_pad, arena_max, populate_write, reuse, file_mmap among them), SVG with 12 bars" \
+	test $rc -eq 0 -a "$(grep -cE '^ +~?[0-9]+ ' "$TMP/out")" -eq 12 \
+	-a -n "$(grep -E '^ +~?[0-9]+ malloc/64KiB,top_pad=64MiB ' "$TMP/out")" \
+	-a -n "$(grep -E '^ +~?[0-9]+ malloc/64KiB,arena_max=1 ' "$TMP/out")" \
+	-a -n "$(grep -E '^ +~?[0-9]+ populate_write ' "$TMP/out")" \
+	-a -n "$(grep -E '^ +~?[0-9]+ reuse ' "$TMP/out")" \
+	-a -n "$(grep -E '^ +~?[0-9]+ file_mmap ' "$TMP/out")" \
+	-a "$(grep -cE '>[0-9.]+ s</text>' "$TMP/compare.svg")" -eq 12
+
+# --loops: malloc faults the buffer in again each loop, reuse once
+run -t 1 -s 4M -m nothp --loops 3 --json -q
+cp "$TMP/out" "$TMP/loops.json"
+run -t 1 -s 4M -m reuse --loops 3 --json -q
+python3 - "$TMP/loops.json" "$TMP/out" > "$TMP/py" 2>&1 <<'PY'
+import json, sys
+pages = 4 * 1024 * 1024 // 4096
+fresh = json.load(open(sys.argv[1]))["runs"][0]["per_thread"][0]
+reuse = json.load(open(sys.argv[2]))["runs"][0]["per_thread"][0]
+print("--loops 3, %d pages: nothp minflt %d, reuse minflt %d" % (pages, fresh["minflt"], reuse["minflt"]))
+assert 3 * pages <= fresh["minflt"] <= 3 * pages + 64, fresh["minflt"]
+assert pages <= reuse["minflt"] <= pages + 64, reuse["minflt"]
+PY
+pyrc=$?
+diag "$(cat "$TMP/py")"
+check "--loops 3: nothp faults 3x the pages, reuse (one buffer) 1x" test $rc -eq 0 -a $pyrc -eq 0
+
+run -t 1 -s 4M -m file_mmap -b 64K
+diag "$(grep -A2 '^thr' "$TMP/out" | head -3)"
+check "file_mmap with 64 KiB blocks runs (exit 0, one thread row)" \
+	test $rc -eq 0 -a "$(awk '$1 == 0' "$TMP/out" | head -1 | wc -l)" -eq 1
+run -t 1 -s 4M -m file_mmap -b 6000
+check "file_mmap with a block that is not a page multiple: usage error, exit 2" \
+	test $rc -eq 2 -a -n "$(grep 'multiple of the page size' "$TMP/err")"
 
 # the order of the runs, from the JSON (runs[] in the order they ran)
 run -t 1 -s 2M --compare --json -q
