@@ -70,7 +70,7 @@ fi
 # 5-6. small pages: nothp yes, thp no
 run nothp -t 1 -s 64M -m nothp
 as_check "1 x 64 MiB of 4 KiB pages: a small_pages finding" "$(fired nothp small_pages && echo y)" = y
-as_check "1 x 64 MiB... with THP (2 x 64 MiB above): no small_pages finding" \
+as_check "2 x 64 MiB with THP (above): no small_pages finding" \
 	"$(fired thp small_pages || echo n)" = n
 
 # 7. --findings=no
