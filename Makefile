@@ -11,7 +11,8 @@
 #   make check KERNELS=6.12   one kernel only
 #   make lint                 sparse, checkpatch (module/) and cppcheck (userspace/)
 #   make check-debug          every selftest on a KASAN/lockdep/kmemleak kernel
-#   make demo                 allocstat-run on Debian 6.1 in QEMU
+#   make demo                 allocstat-run on Debian 6.1 in QEMU (KERNEL=6.12: on 6.12)
+#   make demo-capture         make demo on both kernels, into docs/ and the README
 #   make bench                overhead, scaling, read time, memory (selftests/bench)
 #   make clean                module, userspace and selftest helpers
 #
@@ -72,9 +73,14 @@ deps:
 check:
 	@selftests/lib/check $(KERNELS)
 
+KERNEL ?= 6.1
 demo:
-	selftests/vm-run --kernel 6.1 --mem 6144 --load "" -- \
+	selftests/vm-run --kernel $(KERNEL) --mem 6144 --load "" -- \
 		sh -c 'allocstat-run; echo; cat /proc/allocstat'
+
+# make demo on 6.1 and 6.12, kept in docs/demo-*.txt and the README's example
+demo-capture:
+	selftests/lib/capture-demo
 
 # static checks; fails on any finding (selftests/lib/lint)
 lint:
@@ -214,7 +220,7 @@ dkms-remove: dkms-check
 	fi
 	rm -rf $(DKMS_SOURCE_DIR)
 
-.PHONY: all module userspace clean distclean deps check check-debug lint demo bench \
+.PHONY: all module userspace clean distclean deps check check-debug lint demo demo-capture bench \
 	install install-module install-userspace uninstall uninstall-module \
 	uninstall-userspace dkms-source dkms-check dkms-install dkms-remove
 
