@@ -333,6 +333,7 @@ int main(int argc, char **argv)
 	err = workload_prepare(plan_uses_file(cfgs, ncfg));
 	if (err)
 		goto cleanup;
+	raise_fd_limit(env.threads);
 	/* sleep time for the breakdown: sched.c; restored below */
 	env.schedstats = !schedstats_enable(env.schedstats_why, sizeof(env.schedstats_why));
 
@@ -348,6 +349,8 @@ int main(int argc, char **argv)
 			warn("run %d, %s", nruns + 1, growth);
 	}
 	plan_summarize(runs, nruns, ncfg, best);
+	/* before any output: a reader that goes away (SIGPIPE) must not leave it on */
+	schedstats_restore();
 
 	if (env.json) {
 		if (!mi.loaded)

@@ -136,6 +136,7 @@ struct thread_result {
 	uint64_t run_delay_ns;		/* schedstat delta (sched.c) */
 	uint64_t sleep_ns;		/* sum_sleep_runtime delta (sched.c) */
 	bool run_delay_ok, sleep_ok;	/* both ends read */
+	int sched_err;			/* errno of opening them, else 0 */
 	/* /proc/allocstat deltas; bit i of present: counter i known */
 	uint64_t val[ALLOCSTAT_NR_FIELDS];
 	uint32_t present;
@@ -215,6 +216,7 @@ const char *config_label(const struct config *c, char *buf, size_t len);
 /* sched.c */
 struct sched_files {
 	int schedstat, sched;		/* fds of /proc/self/task/<tid>/..., or -1 */
+	int err;			/* errno of a failed open, else 0 */
 };
 
 struct sched_sample {
@@ -224,7 +226,9 @@ struct sched_sample {
 
 void sched_open(struct sched_files *f);
 void sched_close(struct sched_files *f);
+void raise_fd_limit(int threads);
 void sched_sample(const struct sched_files *f, struct sched_sample *s);
+void schedstats_child(pid_t parent);
 int sched_parse_schedstat(const char *s, uint64_t *run_delay);
 int sched_parse_sleep(const char *s, uint64_t *ns);
 int schedstats_enable(char *why, size_t len);

@@ -102,19 +102,24 @@ static void rule_double_zeroing(const struct run *r, const struct sums *s,
 		 "on-CPU zeroing x the allocator's share of the zeroed pages");
 }
 
-/* more runnable threads than CPUs */
+/*
+ * More runnable threads than CPUs.  With no more threads than CPUs the
+ * runqueue time is other processes' doing, which fewer threads would not
+ * cure: no finding then.
+ */
 static void rule_runq(const struct run *r, struct finding *f, int *n)
 {
 	int64_t runq = bucket(r, BUCKET_RUNQ);
 	struct finding *x;
 	int cpus = online_cpus();
 
-	if (runq < 0 || (uint64_t)runq * 5 < r->bd.thread_ns)
+	if (runq < 0 || r->cfg.threads <= cpus || (uint64_t)runq * 5 < r->bd.thread_ns)
 		return;
 	x = add(f, n, "runqueue", runq);
 	snprintf(x->evidence, sizeof(x->evidence),
-		 "%d threads on %d CPUs were runnable but not running for %.3f s of their "
-		 "%.3f s (%.0f%%)", r->cfg.threads, cpus, sec(runq), sec((int64_t)r->bd.thread_ns),
+		 "%d threads on %d CPU%s were runnable but not running for %.3f s of their "
+		 "%.3f s (%.0f%%)", r->cfg.threads, cpus, cpus == 1 ? "" : "s", sec(runq),
+		 sec((int64_t)r->bd.thread_ns),
 		 share(runq, r->bd.thread_ns));
 	snprintf(x->fix, sizeof(x->fix),
 		 "run at most %d threads at a time, or give the program more CPUs", cpus);

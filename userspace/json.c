@@ -12,7 +12,8 @@
  *   "warnings": [ string ],
  *   "module": { "loaded", "path", "reason", "version", "kernel", "hooks",
  *               "dropped", "missed" },
- *   "runs": [ { "label", "method", "block", "top_pad", "threads", "rep",
+ *   "runs": [ { "label", "method", "block", "top_pad", "arena_max",
+ *               "threads", "rep",
  *               "median", "wall_ns", "max_rss", "counters", "table",
  *               "cpu_ns",
  *               "breakdown": { <bucket>_ns for the eight buckets (null:
@@ -322,6 +323,8 @@ static void run_json(FILE *out, const struct run *r, bool median)
 	fprintf(out, ", \"method\": \"%s\", ", method_names[r->cfg.method]);
 	ju64(out, "block", r->cfg.block, true);
 	jlong(out, "top_pad", config_top_pad(&r->cfg));
+	jlong(out, "arena_max", r->cfg.arena_max ? r->cfg.arena_max :
+				  env.arena_max ? env.arena_max : -1);
 	fprintf(out, "\"threads\": %d, \"rep\": %d, \"median\": %s, ", r->cfg.threads,
 		r->rep, median ? "true" : "false");
 	ju64(out, "wall_ns", r->wall_ns, true);

@@ -107,9 +107,21 @@ static void unknown_reasons(FILE *out, const struct run *r, const struct module_
 				mi->first.hooks);
 		}
 	}
-	if (bd->known[BUCKET_RUNQ] < bd->threads)
-		fprintf(out, "  -: no run_delay in /proc/self/task/<tid>/schedstat "
-			"(a kernel without CONFIG_SCHED_INFO)\n");
+	if (bd->known[BUCKET_RUNQ] < bd->threads) {
+		int failed = 0, err = 0;
+
+		for (int i = 0; i < r->cfg.threads; i++)
+			if (r->thr[i].sched_err) {
+				failed++;
+				err = r->thr[i].sched_err;
+			}
+		if (failed)
+			fprintf(out, "  -: %d threads could not open /proc/self/task/<tid>/schedstat: %s\n",
+				failed, strerror(err));
+		else
+			fprintf(out, "  -: no run_delay in /proc/self/task/<tid>/schedstat "
+				"(a kernel without CONFIG_SCHED_INFO)\n");
+	}
 	if (bd->known[BUCKET_SLEEP_OTHER] < bd->threads)
 		fprintf(out, "  -: no sleep time: %s\n",
 			env.schedstats_why[0] ? env.schedstats_why :

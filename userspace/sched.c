@@ -26,21 +26,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "allocstat-run.h"
 
 #define SCHEDSTATS_PATH "/proc/sys/kernel/sched_schedstats"
 
+/* $ALLOCSTAT_SCHEDSTATS replaces the sysctl's path (for tests); read once */
+static char sysctl_path[256] = SCHEDSTATS_PATH;
+
+/*
+ * Each thread holds its two files open from its start to its end, so that
+ * a sample costs two reads; raise_fd_limit() makes room for them.
+ */
 void sched_open(struct sched_files *f)
 {
 	char path[64];
 	pid_t tid = gettid();
 
+	f->err = 0;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
 	f->schedstat = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->schedstat < 0)
+		f->err = errno;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/sched", (int)tid);
 	f->sched = open(path, O_RDONLY | O_CLOEXEC);
+	if (f->sched < 0 && !f->err)
+		f->err = errno;
 }
 
 void sched_close(struct sched_files *f)
@@ -52,11 +66,33 @@ void sched_close(struct sched_files *f)
 	f->schedstat = f->sched = -1;
 }
 
+/*
+ * Two descriptors per thread: raise the soft limit on open files to the
+ * hard one (the usual soft limit, 1024, would run out at 512 threads), and
+ * warn when even that is short.
+ */
+void raise_fd_limit(int threads)
+{
+	struct rlimit rl;
+	rlim_t need = 2 * (rlim_t)threads + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < need)
+		warn("%d threads need %llu open files and the limit is %llu (ulimit -n): "
+		     "some threads' runqueue and sleep times will be unknown", threads,
+		     (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+}
+
 /* the whole of a small /proc file, NUL-terminated; its length or -1 */
 static ssize_t read_whole(int fd, char *buf, size_t len)
 {
 	size_t got = 0;
-	ssize_t n;
+	ssize_t n = 0;
 
 	if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0)
 		return -1;
@@ -129,11 +165,14 @@ void sched_sample(const struct sched_files *f, struct sched_sample *s)
 
 /* ---- kernel.sched_schedstats ---- */
 
-static char saved = '\0';	/* '0' when we turned it on */
+/* '0' when we turned it on; read by the signal handler */
+static volatile sig_atomic_t saved;
+
+static const int restore_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
 
 static int write_sysctl(char c)
 {
-	int fd = open(SCHEDSTATS_PATH, O_WRONLY | O_CLOEXEC);
+	int fd = open(sysctl_path, O_WRONLY | O_CLOEXEC);
 	int ok;
 
 	if (fd < 0)
@@ -157,13 +196,16 @@ static void restore_on_signal(int sig)
  */
 int schedstats_enable(char *why, size_t len)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	const char *env_path = getenv("ALLOCSTAT_SCHEDSTATS");
 	char c = '\0';
-	int fd = open(SCHEDSTATS_PATH, O_RDONLY | O_CLOEXEC);
+	int fd;
 
+	if (env_path && *env_path)
+		snprintf(sysctl_path, sizeof(sysctl_path), "%s", env_path);
+	fd = open(sysctl_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, len, "%s: %s (a kernel without CONFIG_SCHEDSTATS)",
-			 SCHEDSTATS_PATH, strerror(errno));
+			 sysctl_path, strerror(errno));
 		return -1;
 	}
 	if (read(fd, &c, 1) != 1)
@@ -172,28 +214,48 @@ int schedstats_enable(char *why, size_t len)
 	if (c == '1')
 		return 0;
 	if (c != '0') {
-		snprintf(why, len, "%s: unreadable", SCHEDSTATS_PATH);
+		snprintf(why, len, "%s: unreadable", sysctl_path);
 		return -1;
-	}
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		struct sigaction sa = { .sa_handler = restore_on_signal };
-
-		sigemptyset(&sa.sa_mask);
-		sa.sa_flags = SA_RESETHAND;
-		sigaction(sigs[i], &sa, NULL);
 	}
 	saved = '0';
 	if (write_sysctl('1')) {
-		saved = '\0';
+		saved = 0;
 		snprintf(why, len, "kernel.sched_schedstats is 0 and cannot be set: %s "
 			 "(run as root, or sysctl kernel.sched_schedstats=1)", strerror(errno));
 		return -1;
 	}
+	for (size_t i = 0; i < sizeof(restore_signals) / sizeof(restore_signals[0]); i++) {
+		struct sigaction sa = { .sa_handler = restore_on_signal };
+
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESETHAND;
+		sigaction(restore_signals[i], &sa, NULL);
+	}
 	return 0;
 }
 
+/*
+ * In a run's child process: the parent restores the sysctl, not the child,
+ * and the child dies with the parent (a SIGTERM to allocstat-run alone
+ * must not leave a run going on, holding its memory).
+ */
+void schedstats_child(pid_t parent)
+{
+	saved = 0;
+	for (size_t i = 0; i < sizeof(restore_signals) / sizeof(restore_signals[0]); i++)
+		signal(restore_signals[i], SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);	/* the parent is already gone */
+}
+
+/*
+ * Put 0 back, if this process turned it on.  Another allocstat-run that
+ * found it on because this one had turned it on loses its sleep times from
+ * then on (allocstat-run(1), BUGS).
+ */
 void schedstats_restore(void)
 {
-	if (saved && !write_sysctl(saved))
-		saved = '\0';
+	if (saved && !write_sysctl((char)saved))
+		saved = 0;
 }

@@ -275,6 +275,7 @@ static void *thread_main(void *p)
 	snprintf(name, sizeof(name), "allocstat-w%d", res->index);
 	pthread_setname_np(pthread_self(), name);
 	sched_open(&sf);
+	res->sched_err = sf.err;
 	errno = ENOMEM;
 	if (blocks_init(&b, a->run))
 		failed(res, "calloc", 4 * sizeof(void *) * b.n);
@@ -488,7 +489,7 @@ int run_workload(struct run *r, const struct module_info *mi, int index,
 	struct rusage ru;
 	struct run *shared;
 	int status;
-	pid_t pid;
+	pid_t pid, parent;
 	char *mem;
 
 	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -505,13 +506,16 @@ int run_workload(struct run *r, const struct module_info *mi, int index,
 	r->thr_map = mem;
 
 	fflush(NULL);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "allocstat-run: fork: %s\n", strerror(errno));
 		return -1;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		schedstats_child(parent);
 		_exit(set_malloc_knobs(&r->cfg) || run_threads(shared, mi, index, total) ? 1 : 0);
+	}
 	while (wait4(pid, &status, 0, &ru) < 0) {
 		if (errno != EINTR) {
 			fprintf(stderr, "allocstat-run: wait4: %s\n", strerror(errno));

@@ -443,6 +443,56 @@ run -t 1 -s 4M -m file_mmap -b 6000
 check "file_mmap with a block that is not a page multiple: usage error, exit 2" \
 	test $rc -eq 2 -a -n "$(grep 'multiple of the page size' "$TMP/err")"
 
+# kernel.sched_schedstats, through a stand-in file ($ALLOCSTAT_SCHEDSTATS):
+# on during the run, 0 again after it, also when the reader of the output
+# goes away (SIGPIPE) or allocstat-run is killed by SIGTERM
+ss=$TMP/sched_schedstats
+echo 0 > "$ss"
+ALLOCSTAT_SCHEDSTATS=$ss run -t 1 -s 4M -q
+check "sched_schedstats stand-in: 0 after a run (exit $rc)" test $rc -eq 0 -a "$(cat "$ss")" = 0
+echo 0 > "$ss"
+ALLOCSTAT_SCHEDSTATS=$ss "$B/allocstat-run" -t 200 -s 64K -m mmap -j -q 2>/dev/null | head -c 10 > /dev/null
+check "sched_schedstats stand-in: 0 after the output's reader went away (SIGPIPE)" test "$(cat "$ss")" = 0
+echo 0 > "$ss"
+ALLOCSTAT_SCHEDSTATS=$ss "$B/allocstat-run" -t 1 -s 16M -m nothp --loops 100000 -q > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 50); do [ "$(cat "$ss")" = 1 ] && break; sleep 0.1; done
+on=$(cat "$ss")
+kill -TERM $pid
+wait $pid
+rc=$?
+sleep 0.5
+left=$(pgrep -f -- "--loops 100000" | wc -l)
+check "SIGTERM during a run: sysctl was 1, is 0 again, exit 143, no run left behind ($left)" \
+	test "$on" = 1 -a "$(cat "$ss")" = 0 -a $rc -eq 143 -a "$left" -eq 0
+pkill -KILL -f -- "--loops 100000" 2>/dev/null
+
+# 600 threads need 1264 descriptors: the soft limit is raised to the hard one
+(ulimit -S -n 1024; exec "$B/allocstat-run" -t 600 -s 64K -m mmap --json -q) > "$TMP/out" 2> "$TMP/err"
+rc=$?
+python3 - "$TMP/out" > "$TMP/py" 2>&1 <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["runs"][0]["per_thread"]
+bad = [x["index"] for x in t if x["run_delay_ns"] is None]
+print("600 threads, soft limit 1024: %d without run_delay" % len(bad))
+assert len(t) == 600 and not bad, bad[:10]
+PY
+pyrc=$?
+diag "$(cat "$TMP/py" "$TMP/err" | head -5)"
+if [ "$(ulimit -H -n)" != unlimited ] && [ "$(ulimit -H -n)" -lt 1264 ]; then
+	skip "600 threads under a soft limit of 1024" "the hard limit, $(ulimit -H -n), is below 1264"
+else
+	check "600 threads under a soft limit of 1024: exit 0, every thread has its run_delay" \
+		test $rc -eq 0 -a $pyrc -eq 0
+fi
+# ... and under a hard limit of 256: a warning, and the report says why
+(ulimit -n 256; exec "$B/allocstat-run" -t 600 -s 64K -m mmap -q) > "$TMP/out" 2> "$TMP/err"
+rc=$?
+diag "$(grep -h 'open files\|could not open' "$TMP/err" "$TMP/out" | head -3)"
+check "600 threads under a hard limit of 256: exit 0, a warning, '-' with the reason" \
+	test $rc -eq 0 -a -n "$(grep 'need 1264 open files and the limit is 256' "$TMP/err")" \
+	-a -n "$(grep 'threads could not open .*Too many open files' "$TMP/out")"
+
 # the order of the runs, from the JSON (runs[] in the order they ran)
 run -t 1 -s 2M --compare --json -q
 python3 - "$TMP/out" > "$TMP/py" 2>&1 <<'PY'

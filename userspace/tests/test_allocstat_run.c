@@ -568,21 +568,25 @@ static void test_breakdown_no_schedstat(void)
 
 /* ---- findings (findings.c) ---- */
 
-/* the run of one thread_fixture() thread, changed by @tweak */
-static int findings_of(void (*tweak)(struct thread_result *), struct finding *f,
-		       struct thread_result *t)
-{
-	struct run r = { .cfg = { .threads = 1 }, .counters = true, .thr = t };
+#define MAX_FIXTURE_THREADS 65
 
-	thread_fixture(t);
-	SET(t, ZERO_PAGES, 0);
-	SET(t, ZERO_HUGE, 0);
-	SET(t, ZERO_ALLOC_PAGES, 0);
-	SET(t, MMAP_WRITE, 0);
-	SET(t, MMAP_WRITE_HOLD_NS, 0);
-	t->run_delay_ns = 50 * MS;		/* 5%: no runqueue finding */
-	t->stime_ns += 150 * MS;		/* the same total */
-	tweak(t);
+/* the run of @threads thread_fixture() threads, each changed by @tweak */
+static int findings_of(void (*tweak)(struct thread_result *), struct finding *f,
+		       struct thread_result *t, int threads)
+{
+	struct run r = { .cfg = { .threads = threads }, .counters = true, .thr = t };
+
+	for (int i = 0; i < threads; i++) {
+		thread_fixture(&t[i]);
+		SET(&t[i], ZERO_PAGES, 0);
+		SET(&t[i], ZERO_HUGE, 0);
+		SET(&t[i], ZERO_ALLOC_PAGES, 0);
+		SET(&t[i], MMAP_WRITE, 0);
+		SET(&t[i], MMAP_WRITE_HOLD_NS, 0);
+		t[i].run_delay_ns = 50 * MS;	/* 5%: no runqueue finding */
+		t[i].stime_ns += 150 * MS;	/* the same total */
+		tweak(&t[i]);
+	}
 	compute_breakdown(&r);
 	return find_findings(&r, f);
 }
@@ -669,34 +673,40 @@ static void tw_read_no(struct thread_result *t)
 
 static void test_findings_rules(void)
 {
-	static const struct {
+	int over = online_cpus() + 1;	/* more threads than CPUs */
+	const struct {
 		const char *rule;
 		void (*on)(struct thread_result *), (*off)(struct thread_result *);
 		int64_t saving_ms;
 		const char *miss;
+		int threads, miss_threads;	/* 0: 1 */
 	} cases[] = {
 		{ "double_zeroing", tw_double, tw_double_no, 90, "the allocator zeroed 2%" },
-		{ "runqueue", tw_runq, tw_none, 300, "runqueue 5%" },
+		{ "runqueue", tw_runq, tw_none, 300, "runqueue 5%", over, over },
+		{ "runqueue", tw_runq, tw_runq, 300, "30% runqueue with no more threads than CPUs "
+		  "(other processes' load)", over, over - 1 },
 		{ "arena_growth", tw_arena, tw_arena_no, 200, "10 writes per thread" },
 		{ "arena_growth", tw_arena, tw_arena_vma, 200, "faults wait 1% (per-VMA locks)" },
 		{ "small_pages", tw_small, tw_small_no, 0, "huge pages" },
 		{ "read_waits", tw_read, tw_read_no, 100, "per-VMA locks" },
 	};
-	struct thread_result t;
+	static struct thread_result t[MAX_FIXTURE_THREADS];
 	struct finding f[MAX_FINDINGS];
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		int n = findings_of(cases[c].on, f, &t);
+		int threads = cases[c].threads ? cases[c].threads : 1;
+		int n = findings_of(cases[c].on, f, t, threads);
 		const struct finding *x = has_rule(f, n, cases[c].rule);
-		int64_t want = cases[c].saving_ms * (int64_t)MS;
+		int64_t want = cases[c].saving_ms * (int64_t)MS * threads;
 
 		if (!cases[c].saving_ms)	/* small_pages: fault_cpu - fault_cpu / 512 */
-			want = t.bk.ns[BUCKET_FAULT_CPU] - t.bk.ns[BUCKET_FAULT_CPU] / 512;
+			want = t[0].bk.ns[BUCKET_FAULT_CPU] - t[0].bk.ns[BUCKET_FAULT_CPU] / 512;
 		diag("%s: %s", cases[c].rule, x ? x->evidence : "(did not fire)");
 		result(x && x->saving_ns == want && *x->fix && *x->basis,
 		       "findings: %s fires on its case, saving %lld ns as its basis says",
 		       cases[c].rule, (long long)want);
-		n = findings_of(cases[c].off, f, &t);
+		n = findings_of(cases[c].off, f, t,
+				cases[c].miss_threads ? cases[c].miss_threads : 1);
 		for (int i = 0; i < n; i++)
 			diag("%s's near miss fired %s", cases[c].rule, f[i].rule);
 		result(!has_rule(f, n, cases[c].rule),
@@ -715,14 +725,16 @@ static void tw_all(struct thread_result *t)
 
 static void test_findings_order(void)
 {
-	struct thread_result t;
-	struct run r = { .cfg = { .threads = 1 }, .counters = true, .thr = &t };
+	static struct thread_result t[MAX_FIXTURE_THREADS];
+	int threads = online_cpus() + 1;
+	struct run r = { .cfg = { .threads = threads }, .counters = true, .thr = t };
 	struct finding f[MAX_FINDINGS];
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out;
-	int n = findings_of(tw_all, f, &t);
+	int n = findings_of(tw_all, f, t, threads);
 	bool sorted = n >= 3;
+	char want[64];
 
 	for (int i = 1; i < n; i++)
 		sorted &= f[i - 1].saving_ns >= f[i].saving_ns;
@@ -732,8 +744,9 @@ static void test_findings_order(void)
 	out = open_memstream(&buf, &len);
 	report_findings(out, &r);
 	fclose(out);
+	snprintf(want, sizeof(want), "saving: up to %.3f s", 0.3 * threads);
 	result(sorted && n == 4 && !strcmp(f[0].rule, "runqueue") && strstr(buf, "  1. runqueue: ") &&
-	       strstr(buf, "saving: up to 0.300 s") && strstr(buf, "fix: run at most"),
+	       strstr(buf, want) && strstr(buf, "fix: run at most"),
 	       "findings: %d rules fire, largest saving first, printed with 'up to' and the fix", n);
 	free(buf);
 }
