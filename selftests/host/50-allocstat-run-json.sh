@@ -28,7 +28,6 @@ sec svg; cat /tmp/s.svg
 sec compare; allocstat-run -t 2 -s 16M --compare --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec loops; allocstat-run -t 1 -s 16M -m nothp --loops 3 --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec reuse; allocstat-run -t 1 -s 16M -m reuse --loops 3 --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
-sec malloc1; allocstat-run -t 1 -s 16M -m malloc --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec schedstats; cat /proc/sys/kernel/sched_schedstats
 sec end
 '
@@ -183,7 +182,7 @@ def breakdown():
     3% of the threads' time + 1 ms per thread (the goal is 10%); getrusage's user + kernel CPU is within 2%
     + 2 ms of CLOCK_THREAD_CPUTIME_ID's (read just before it, so that the
     runtime getrusage reads is up to date); no bucket is below -2% of the
-    threads' time (sleep_other on 6.12: see below).
+    threads' time (sleep_other: see below).
     """
     notes = []
     for sec in ("single", "sweep", "compare"):
@@ -194,9 +193,10 @@ def breakdown():
             for k in BUCKETS:
                 assert b[k] is not None and b["known_threads"][k] == r["threads"], (label, k, b)
                 floor = -0.02 * tns
-                # 6.12's delayed dequeue: some sleep is run_delay to the kernel,
-                # and asleep to the module's split of the lock waits
-                if k == "sleep_other_ns" and series != "6.1":
+                # the module's split of the lock waits counts as asleep what the
+                # kernel counts as run_delay (6.12's delayed dequeue) or not at
+                # all (seen on 6.1 too): allocstat-run(1), OUTPUT
+                if k == "sleep_other_ns":
                     floor -= b["lock_wait_sleep_ns"]
                 assert b[k] >= floor or k == "unexplained_ns", (label, k, b)
             assert b["includes"] == {}, (label, b)
@@ -225,18 +225,18 @@ def sweep():
 def loops():
     """
     --loops 3: nothp maps and unmaps every loop, so it faults every page
-    3 times; reuse touches one malloc'd buffer 3 times, so it faults what
-    one malloc run faults (huge pages or not: the module's counts)
+    3 times; reuse touches one malloc'd buffer 3 times, so it faults at
+    most one pass's pages (fewer where it got huge pages), and as many as
+    getrusage counts (the module's counts)
     """
     pages = 16 * 1024 * 1024 // 4096
     keys = ("tid", "matched", "faults", "minflt", "zero_pages")
     fresh = load("loops")["runs"][0]["per_thread"][0]
     reuse = load("reuse")["runs"][0]["per_thread"][0]
-    again = load("malloc1")["runs"][0]["per_thread"][0]
-    notes = ["%s: %s" % (n, [t[k] for k in keys])
-             for n, t in (("nothp", fresh), ("reuse", reuse), ("malloc", again))]
+    notes = ["%s: %s" % (n, [t[k] for k in keys]) for n, t in (("nothp", fresh), ("reuse", reuse))]
     assert 3 * pages <= fresh["faults"] <= 3 * pages * 1.05 + 16, notes
-    assert abs(reuse["faults"] - again["faults"]) <= 0.05 * again["faults"] + 16, notes
+    assert reuse["faults"] <= pages * 1.05 + 16, notes
+    assert abs(reuse["faults"] - reuse["minflt"]) <= 0.05 * reuse["minflt"] + 4, notes
     return notes
 
 def svg():
@@ -267,7 +267,7 @@ check("vma_faults null on 6.1, a number on 6.12", vma)
 check("breakdown: every bucket measured; unexplained within 3% + 1 ms/thread, getrusage within 2% of the CPU clock, no bucket below -2%; sched_schedstats restored", breakdown)
 check("--sweep -t 2: runs of 1 and 2 threads with slowdowns", sweep)
 check("--svg: well-formed SVG with bars", svg)
-check("--loops 3: nothp faults 3x the pages; reuse as much as one malloc run (module counts)", loops)
+check("--loops 3: nothp faults 3x the pages; reuse at most one pass, as getrusage counts (module counts)", loops)
 check("--compare: 12 configurations ranked by wall time", compare)
 EOF
 } > "$TMP/results"

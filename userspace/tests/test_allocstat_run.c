@@ -632,10 +632,11 @@ static void tw_arena_no(struct thread_result *t)
 	t->val[ALLOCSTAT_MMAP_WRITE] = 20;
 }
 
-/* many writes, but faults hardly wait (per-VMA locks) */
+/* many writes, but with per-VMA locks faults hardly wait */
 static void tw_arena_vma(struct thread_result *t)
 {
 	tw_arena(t);
+	SET(t, VMA_FAULTS, 0);
 	t->val[ALLOCSTAT_MMAP_READ_WAIT_NS] = 10 * MS;
 	t->val[ALLOCSTAT_MMAP_READ_WAIT_RUNQ_NS] = 0;
 	t->val[ALLOCSTAT_MMAP_READ_WAIT_SLEEP_NS] = 0;
