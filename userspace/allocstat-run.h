@@ -255,7 +255,6 @@ int find_findings(const struct run *r, struct finding *f);
 void report_findings(FILE *out, const struct run *r);
 
 /* report.c */
-void counters_kinds(struct run *const *best, int n, bool *with, bool *without);
 void report_run(FILE *out, const struct run *r, const struct module_info *mi);
 int table_growth(const struct run *r, char *buf, size_t len);
 void report_sweep(FILE *out, struct run **best, int n);

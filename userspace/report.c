@@ -52,14 +52,13 @@ double per_thread_ms(const struct run *r)
 	return ms(r->bd.thread_ns) / r->cfg.threads;
 }
 
-/* which runs of a table have the module's counters: some, and some not */
-void counters_kinds(struct run *const *best, int n, bool *with, bool *without)
+/* whether any run of a table has the module's counters */
+static bool any_counters(struct run *const *best, int n)
 {
-	*with = *without = false;
-	for (int i = 0; i < n; i++) {
-		*with |= best[i]->counters;
-		*without |= !best[i]->counters;
-	}
+	for (int i = 0; i < n; i++)
+		if (best[i]->counters)
+			return true;
+	return false;
 }
 
 /* a counter (in ms if it is a time), or "-" when the kernel does not give it */
@@ -157,21 +156,25 @@ static void report_breakdown(FILE *out, const struct run *r, const struct module
 	unknown_reasons(out, r, mi);
 }
 
+/* a table column named @name: at least 6 wide */
+static int col_width(const char *name)
+{
+	return strlen(name) > 6 ? (int)strlen(name) : 6;
+}
+
 /* the buckets of each thread, in ms */
 static void report_thread_buckets(FILE *out, const struct run *r)
 {
 	fprintf(out, "%3s", "thr");
 	for (int k = 0; k < NR_BUCKETS; k++)
-		fprintf(out, " %*s_ms", (int)strlen(buckets[k].abbrev) > 6 ?
-			(int)strlen(buckets[k].abbrev) : 6, buckets[k].abbrev);
+		fprintf(out, " %*s_ms", col_width(buckets[k].abbrev), buckets[k].abbrev);
 	fprintf(out, " %10s\n", "thread_ms");
 	for (int i = 0; i < r->cfg.threads; i++) {
 		const struct buckets *b = &r->thr[i].bk;
 
 		fprintf(out, "%3d", i);
 		for (int k = 0; k < NR_BUCKETS; k++) {
-			int w = ((int)strlen(buckets[k].abbrev) > 6 ?
-				 (int)strlen(buckets[k].abbrev) : 6) + 3;
+			int w = col_width(buckets[k].abbrev) + 3;	/* + "_ms" */
 
 			if (b->known[k])
 				fprintf(out, " %*.1f", w, (double)b->ns[k] / 1e6);
@@ -259,11 +262,6 @@ void report_run(FILE *out, const struct run *r, const struct module_info *mi)
 }
 
 /* The shares of the buckets in a table ("-": not measured in that run). */
-static int col_width(const char *name)
-{
-	return strlen(name) > 6 ? (int)strlen(name) : 6;
-}
-
 static void breakdown_cols(FILE *out, const struct run *r)
 {
 	for (int k = 0; k < NR_BUCKETS; k++) {
@@ -380,7 +378,7 @@ void compare_order(struct run **best, int n, int *order, bool *within_spread)
 void report_compare(FILE *out, struct run **best, int n)
 {
 	char size[32], label[48], range[48], rank[16];
-	bool within[MAX_CONFIGS], any = false, with, without;
+	bool within[MAX_CONFIGS], any = false, with = any_counters(best, n);
 	int order[MAX_CONFIGS], width = (int)strlen("configuration");
 
 	format_size(env.size, size, sizeof(size));
@@ -390,7 +388,6 @@ void report_compare(FILE *out, struct run **best, int n)
 			width = (int)strlen(label);
 	fprintf(out, "allocstat-run --compare: %d threads x %s, touch %s, median of %d, fastest first\n",
 		best[0]->cfg.threads, size, touch_names[env.touch], env.repeat);
-	counters_kinds(best, n, &with, &without);
 	fprintf(out, "%5s %-*s %9s %17s %13s %10s", "rank", width, "configuration", "wall_s",
 		"wall_min-max_s", "per_thread_ms", "minflt/thr");
 	if (with)

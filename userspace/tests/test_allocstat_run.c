@@ -369,6 +369,20 @@ static void test_column_names(void)
  * runnable, 20 asleep), zeroing 200 (20 runnable), mmap_lock waits 150
  * (30 runnable, 60 asleep).
  */
+static const struct {
+	int field;
+	uint64_t ms;		/* counts too are set in units of MS */
+} fixture_ms[] = {
+	{ ALLOCSTAT_FAULTS, 1 },
+	{ ALLOCSTAT_FAULT_NS, 500 }, { ALLOCSTAT_FAULT_RUNQ_NS, 100 },
+	{ ALLOCSTAT_FAULT_SLEEP_NS, 20 },
+	{ ALLOCSTAT_ZERO_NS, 200 }, { ALLOCSTAT_ZERO_RUNQ_NS, 20 }, { ALLOCSTAT_ZERO_SLEEP_NS, 0 },
+	{ ALLOCSTAT_MMAP_READ_WAIT_NS, 100 }, { ALLOCSTAT_MMAP_READ_WAIT_RUNQ_NS, 20 },
+	{ ALLOCSTAT_MMAP_READ_WAIT_SLEEP_NS, 50 },
+	{ ALLOCSTAT_MMAP_WRITE_WAIT_NS, 50 }, { ALLOCSTAT_MMAP_WRITE_WAIT_RUNQ_NS, 10 },
+	{ ALLOCSTAT_MMAP_WRITE_WAIT_SLEEP_NS, 10 },
+};
+
 static void thread_fixture(struct thread_result *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -382,19 +396,10 @@ static void thread_fixture(struct thread_result *t)
 	t->sleep_ns = 100 * MS;
 	t->sleep_ok = true;
 	t->matched = true;
-	SET(t, FAULTS, 1);
-	SET(t, FAULT_NS, 500);
-	SET(t, FAULT_RUNQ_NS, 100);
-	SET(t, FAULT_SLEEP_NS, 20);
-	SET(t, ZERO_NS, 200);
-	SET(t, ZERO_RUNQ_NS, 20);
-	SET(t, ZERO_SLEEP_NS, 0);
-	SET(t, MMAP_READ_WAIT_NS, 100);
-	SET(t, MMAP_READ_WAIT_RUNQ_NS, 20);
-	SET(t, MMAP_READ_WAIT_SLEEP_NS, 50);
-	SET(t, MMAP_WRITE_WAIT_NS, 50);
-	SET(t, MMAP_WRITE_WAIT_RUNQ_NS, 10);
-	SET(t, MMAP_WRITE_WAIT_SLEEP_NS, 10);
+	for (size_t i = 0; i < sizeof(fixture_ms) / sizeof(fixture_ms[0]); i++) {
+		t->val[fixture_ms[i].field] = fixture_ms[i].ms * MS;
+		t->present |= 1u << fixture_ms[i].field;
+	}
 }
 
 static bool buckets_are(const struct buckets *b, const int64_t *want_ms, const char *what)
