@@ -13,9 +13,10 @@
  *       CONFIG_SCHED_DEBUG, on in Debian's kernels).  The kernel keeps it
  *       only while kernel.sched_schedstats is 1, which is off by default:
  *       schedstats_enable() turns it on for the run and
- *       schedstats_restore() puts the old value back, also on SIGINT,
- *       SIGTERM and SIGHUP.  It is added to when the thread wakes up, so a
- *       thread that reads its own has every sleep in it.
+ *       schedstats_restore() puts the old value back, before any output,
+ *       and on SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGPIPE.  It is added
+ *       to when the thread wakes up, so a thread that reads its own has
+ *       every sleep in it.
  *
  * The on-CPU time of schedstat is not used: it lags by up to a tick for a
  * running thread.  CLOCK_THREAD_CPUTIME_ID brings it up to date first.
@@ -79,8 +80,10 @@ void raise_fd_limit(int threads)
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
 	if (rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		struct rlimit raised = { rl.rlim_max, rl.rlim_max };
+
+		if (!setrlimit(RLIMIT_NOFILE, &raised))
+			rl = raised;
 	}
 	if (rl.rlim_cur < need)
 		warn("%d threads need %llu open files and the limit is %llu (ulimit -n): "
