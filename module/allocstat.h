@@ -299,9 +299,17 @@ static __always_inline u64 allocstat_since(u64 start)
  * all (compat.h).  A task preempted after it set a sleep state (between
  * set_current_state() and schedule()) is not queued for sched_info, so
  * its wait for the CPU counts as asleep, as the kernel's run_delay counts
- * it.  Each part is clamped so that the parts never exceed the section: the
- * section is measured on two CPUs when the task migrated, which may
- * disagree by up to a tick (allocstat_now()).
+ * it.
+ *
+ * A section during which the task migrated has its two ends read on two
+ * CPUs' clocks, which may disagree by up to a tick (allocstat_now()).  The
+ * on-CPU and runqueue parts do not: the scheduler sums each slice on the
+ * CPU that ran it.  So they are taken as they are, and the section is at
+ * least their sum; only the sleep part, the remainder, carries the skew.
+ * Clamping the on-CPU part to the skewed wall time instead can lose it,
+ * and then a fault's on-CPU time can come out below that of the zeroing
+ * nested inside it (seen once on 6.12, 2 vCPUs: allocstat-run's fault_cpu
+ * at -2% of thread time); taken unclamped, nested on-CPU times nest.
  */
 static __always_inline void allocstat_stamp(const struct allocstat_task *s,
 					    struct allocstat_stamp *st)
@@ -333,10 +341,10 @@ static __always_inline u64 allocstat_section_end(const struct allocstat_task *s,
 	u64 oncpu;
 
 	allocstat_stamp(s, &end);
-	sec->ns = allocstat_delta(start->ns, end.ns);
+	oncpu = allocstat_sdelta(start->oncpu_ns, end.oncpu_ns);
 	/* signed: runq_ns may have wrapped (run_delay - runq_fix_ns) */
-	oncpu = min(allocstat_sdelta(start->oncpu_ns, end.oncpu_ns), sec->ns);
-	sec->runq_ns = min(allocstat_sdelta(start->runq_ns, end.runq_ns), sec->ns - oncpu);
+	sec->runq_ns = allocstat_sdelta(start->runq_ns, end.runq_ns);
+	sec->ns = max(allocstat_delta(start->ns, end.ns), oncpu + sec->runq_ns);
 	sec->sleep_ns = sec->ns - oncpu - sec->runq_ns;
 	return end.ns;
 }
