@@ -18,14 +18,15 @@
 
 #include "compat.h"
 
-#define ALLOCSTAT_VERSION	"0.2.0"
+#define ALLOCSTAT_VERSION	"0.3.0"
 
 /* Hook groups; each one can be switched off with the hooks= parameter. */
 enum allocstat_hook {
 	ALLOCSTAT_HOOK_FAULTS,
 	ALLOCSTAT_HOOK_ZEROING,
 	ALLOCSTAT_HOOK_MMAP_LOCK,
-	ALLOCSTAT_HOOK_EXIT,
+	ALLOCSTAT_HOOK_EXIT,		/* from here on: not in hooks=, always tried */
+	ALLOCSTAT_HOOK_FORK,
 	ALLOCSTAT_NR_HOOKS,
 };
 
@@ -66,7 +67,7 @@ struct allocstat_section {
 /*
  * An open hold: the mm (identity only, never dereferenced) with the mode in
  * its lowest bit (an mm_struct is word-aligned), 16 bytes, so that a slot
- * stays within 7 cache lines.
+ * stays within 8 cache lines.
  */
 struct allocstat_hold {
 	unsigned long mm_write;
@@ -102,12 +103,31 @@ struct allocstat_counters {
 	u64 trylock_fail;
 };
 
+/*
+ * A task's whole life as the scheduler accounted it, taken by the exit hook
+ * (table.c, task_life()), so that a reader can tell where the time of a
+ * task that is gone went: the same sources as getrusage(RUSAGE_THREAD),
+ * /proc/<tid>/schedstat and /proc/<tid>/sched of a live one.
+ */
+struct allocstat_life {
+	u64 end_ns;		/* CLOCK_MONOTONIC (ktime_get_ns()), as start_time */
+	u64 cpu_ns;		/* utime_ns + stime_ns */
+	u64 utime_ns;
+	u64 stime_ns;
+	u64 runq_ns;		/* sched_info.run_delay */
+	u64 sleep_ns;		/* stats.sum_sleep_runtime (schedstats on only) */
+};
+
 /* One row as a reader gets it (a snapshot; see allocstat_snapshot()). */
 struct allocstat_row {
 	pid_t tid;
 	pid_t tgid;
+	pid_t root;		/* the tgid the track filter matches: see table.c */
 	char comm[TASK_COMM_LEN];
 	bool exited;
+	bool ended;		/* life is written (by the exit hook) */
+	u64 start_ns;		/* task_struct.start_time: CLOCK_MONOTONIC */
+	struct allocstat_life life;
 	struct allocstat_counters c;
 };
 
@@ -206,8 +226,16 @@ struct allocstat_task *allocstat_task_current(enum allocstat_ctx ctx, unsigned i
 bool allocstat_task_owns(const struct allocstat_task *s, unsigned int epoch);
 extern bool allocstat_split_on;	/* the _runq_ns and _sleep_ns columns are known */
 void allocstat_table_reset(void);
+/* The track filter's set; track= shows "all", "none" or the tgids (7 digits, comma) */
+#define ALLOCSTAT_MAX_TRACK		64
+#define ALLOCSTAT_TRACK_SHOW_MAX	(ALLOCSTAT_MAX_TRACK * 8 + 1)
 int allocstat_track(pid_t tgid);
+int allocstat_untrack(pid_t tgid);
 void allocstat_track_all(void);
+void allocstat_track_none(void);
+void allocstat_track_show(char *buf, size_t len);
+int allocstat_fork_hook_init(void);
+void allocstat_fork_hook_exit(void);
 unsigned int allocstat_nr_rows(void);
 long allocstat_nr_dropped(void);
 unsigned long allocstat_nr_recycled(void);
@@ -293,7 +321,7 @@ static __always_inline u64 allocstat_since(u64 start)
  * sum_exec_runtime one after the other; the pair is read again while
  * either moved under us.  A remote writer caught between its two stores by
  * all four reads would skew on-CPU by the time since the last update, at
- * most a tick; the clamps below bound the damage.  Interrupts that run
+ * most a tick, and lengthen the section by as much (see below).  Interrupts that run
  * during the section count as the task's on-CPU time, as the scheduler
  * charges them; kernels with IRQ or steal time accounting have no split at
  * all (compat.h).  A task preempted after it set a sleep state (between
@@ -311,10 +339,8 @@ static __always_inline u64 allocstat_since(u64 start)
  * nested inside it (seen once on 6.12, 2 vCPUs: allocstat-run's fault_cpu
  * at -2% of thread time); taken unclamped, nested on-CPU times nest.
  */
-static __always_inline void allocstat_stamp(const struct allocstat_task *s,
-					    struct allocstat_stamp *st)
+static __always_inline u64 allocstat_oncpu(struct task_struct *t, u64 *now)
 {
-	struct task_struct *t = current;
 	u64 start, sum;
 	int tries = 3;
 
@@ -323,12 +349,20 @@ static __always_inline void allocstat_stamp(const struct allocstat_task *s,
 		/* exec_start before sum: see above */
 		smp_rmb();
 		sum = READ_ONCE(t->se.sum_exec_runtime);
-		st->ns = allocstat_now();
+		*now = allocstat_now();
 		/* the pair before its second read */
 		smp_rmb();
 	} while ((READ_ONCE(t->se.exec_start) != start ||
 		  READ_ONCE(t->se.sum_exec_runtime) != sum) && --tries);
-	st->oncpu_ns = sum + allocstat_delta(start, st->ns);
+	return sum + allocstat_delta(start, *now);
+}
+
+static __always_inline void allocstat_stamp(const struct allocstat_task *s,
+					    struct allocstat_stamp *st)
+{
+	struct task_struct *t = current;
+
+	st->oncpu_ns = allocstat_oncpu(t, &st->ns);
 	st->runq_ns = allocstat_run_delay(t) - READ_ONCE(s->runq_fix_ns);
 }
 

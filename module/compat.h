@@ -34,6 +34,21 @@
  */
 #define ALLOCSTAT_EXIT_TP_PROTO		void *data, struct task_struct *p
 
+/* sched_process_fork, unexported too: (parent, child) in 6.1 and 6.12. */
+
+/*
+ * The kernel's workers of a user process, which copy_process() makes
+ * without sched_process_fork (create_io_thread(), vhost_task_create()):
+ * io_uring's PF_IO_WORKER, and from 6.4 PF_USER_WORKER for both.
+ */
+#ifdef PF_USER_WORKER
+#define ALLOCSTAT_PF_WORKERS		(PF_IO_WORKER | PF_USER_WORKER)
+#else /* !PF_USER_WORKER */
+#define ALLOCSTAT_PF_WORKERS		PF_IO_WORKER
+#endif /* PF_USER_WORKER */
+#define ALLOCSTAT_FORK_TP_PROTO		void *data, struct task_struct *parent, \
+					struct task_struct *child
+
 /*
  * Per-VMA locks (6.4+): user faults first try the VMA lock and call
  * handle_mm_fault() with FAULT_FLAG_VMA_LOCK.  The config symbol exists only
@@ -143,6 +158,27 @@ static __always_inline bool allocstat_sched_delayed(const struct task_struct *t)
 #else
 #define ALLOCSTAT_CLOCK_TASK_IS_CLOCK	1
 #endif
+
+/*
+ * A task's time asleep, as /proc/<tid>/sched's sum_sleep_runtime: only
+ * counted while kernel.sched_schedstats is on (CONFIG_SCHEDSTATS; on in
+ * Debian's kernels, the sysctl off by default).  In task_struct.stats since
+ * 5.16 ("sched: Make struct sched_statistics independent of fair sched
+ * class").
+ */
+#ifdef CONFIG_SCHEDSTATS
+#define ALLOCSTAT_HAVE_SLEEP_TIME	1
+static __always_inline u64 allocstat_sleep_time(const struct task_struct *t)
+{
+	return READ_ONCE(t->stats.sum_sleep_runtime);
+}
+#else /* !CONFIG_SCHEDSTATS */
+#define ALLOCSTAT_HAVE_SLEEP_TIME	0
+static __always_inline u64 allocstat_sleep_time(const struct task_struct *t)
+{
+	return 0;
+}
+#endif /* CONFIG_SCHEDSTATS */
 
 static __always_inline u64 allocstat_last_queued(const struct task_struct *t)
 {

@@ -31,6 +31,7 @@ const char *const allocstat_hook_names[ALLOCSTAT_NR_HOOKS] = {
 	[ALLOCSTAT_HOOK_ZEROING]	= "zeroing",
 	[ALLOCSTAT_HOOK_MMAP_LOCK]	= "mmap_lock",
 	[ALLOCSTAT_HOOK_EXIT]		= "exit",
+	[ALLOCSTAT_HOOK_FORK]		= "fork",
 };
 
 unsigned long allocstat_hooks_active;
@@ -81,6 +82,8 @@ static void detach_all(void)
 		allocstat_zeroing_exit();
 	if (test_and_clear_bit(ALLOCSTAT_HOOK_FAULTS, &allocstat_hooks_active))
 		allocstat_faults_exit();
+	if (test_and_clear_bit(ALLOCSTAT_HOOK_FORK, &allocstat_hooks_active))
+		allocstat_fork_hook_exit();
 	if (test_and_clear_bit(ALLOCSTAT_HOOK_EXIT, &allocstat_hooks_active))
 		allocstat_exit_hook_exit();
 	allocstat_split_exit();
@@ -112,6 +115,18 @@ static int __init allocstat_init(void)
 	attach(ALLOCSTAT_HOOK_EXIT, allocstat_exit_hook_init);
 	if (!allocstat_hook_on(ALLOCSTAT_HOOK_EXIT))
 		pr_notice("sched_process_exit not found, exits are noticed on read\n");
+	/*
+	 * Without the fork hook `track` matches tgids, not their children.
+	 * Without the exit hook it is not attached: rows are never reused
+	 * then, and every short-lived child of a tracked process would keep
+	 * its row until the table is full.
+	 */
+	if (allocstat_hook_on(ALLOCSTAT_HOOK_EXIT)) {
+		set_bit(ALLOCSTAT_HOOK_FORK, &hooks_wanted);
+		attach(ALLOCSTAT_HOOK_FORK, allocstat_fork_hook_init);
+	}
+	if (!allocstat_hook_on(ALLOCSTAT_HOOK_FORK))
+		pr_notice("no fork hook: track does not follow fork\n");
 	allocstat_split_init();
 	attach(ALLOCSTAT_HOOK_FAULTS, allocstat_faults_init);
 	attach(ALLOCSTAT_HOOK_ZEROING, allocstat_zeroing_init);

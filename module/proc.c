@@ -102,6 +102,7 @@ static bool need_met(enum column_need need)
 }
 
 struct snapshot {
+	char track[ALLOCSTAT_TRACK_SHOW_MAX];
 	unsigned int nr;
 	long dropped;
 	unsigned long recycled;
@@ -147,12 +148,13 @@ static void show_header(struct seq_file *m, const struct snapshot *snap)
 		if (i == ALLOCSTAT_HOOK_FAULTS && allocstat_vma_lock_supported())
 			seq_puts(m, ",vma_lock");
 	}
-	seq_printf(m, " tasks=%u dropped=%ld recycled=%lu missed=%lu\n", snap->nr,
-		   snap->dropped, snap->recycled, snap->missed);
+	seq_printf(m, " tasks=%u dropped=%ld recycled=%lu missed=%lu track=%s\n", snap->nr,
+		   snap->dropped, snap->recycled, snap->missed, snap->track);
 	seq_puts(m, "tid tgid comm state");
 	for (i = 0; i < ARRAY_SIZE(columns); i++)
 		seq_printf(m, " %s", columns[i].name);
-	seq_putc(m, '\n');
+	seq_puts(m, " root task_start_ns task_end_ns task_cpu_ns task_utime_ns task_stime_ns"
+		 " task_runq_ns task_sleep_ns\n");
 }
 
 /* comm with whitespace, backslashes and unprintable bytes as \ooo. */
@@ -166,6 +168,33 @@ static void show_comm(struct seq_file *m, const char *comm)
 		else
 			seq_putc(m, *c);
 	}
+}
+
+/*
+ * The task_* columns after task_start_ns: written by the exit hook, so "-"
+ * for a live task (and for one that exited unseen, without the hook).
+ * runq needs sched_info, sleep schedstats (compat.h).
+ */
+static void show_life(struct seq_file *m, const struct allocstat_row *row)
+{
+	const struct allocstat_life *l = &row->life;
+
+	if (!row->ended) {
+		seq_puts(m, " - - - - - -");
+		return;
+	}
+	seq_put_decimal_ull(m, " ", l->end_ns);
+	seq_put_decimal_ull(m, " ", l->cpu_ns);
+	seq_put_decimal_ull(m, " ", l->utime_ns);
+	seq_put_decimal_ull(m, " ", l->stime_ns);
+	if (ALLOCSTAT_HAVE_SCHED_INFO)
+		seq_put_decimal_ull(m, " ", l->runq_ns);
+	else
+		seq_puts(m, " -");
+	if (ALLOCSTAT_HAVE_SLEEP_TIME)
+		seq_put_decimal_ull(m, " ", l->sleep_ns);
+	else
+		seq_puts(m, " -");
 }
 
 static int as_show(struct seq_file *m, void *v)
@@ -190,6 +219,9 @@ static int as_show(struct seq_file *m, void *v)
 		else
 			seq_puts(m, " -");
 	}
+	seq_put_decimal_ull(m, " ", row->root);
+	seq_put_decimal_ull(m, " ", row->start_ns);
+	show_life(m, row);
 	seq_putc(m, '\n');
 	return 0;
 }
@@ -230,6 +262,7 @@ static int allocstat_open(struct inode *inode, struct file *file)
 		if (ret < 0)
 			goto out_free;
 		snap->nr = ret;
+		allocstat_track_show(snap->track, sizeof(snap->track));
 		snap->dropped = allocstat_nr_dropped();
 		snap->recycled = allocstat_nr_recycled();
 		snap->missed = atomic_long_read(&allocstat_missed);
@@ -256,7 +289,20 @@ static int allocstat_release(struct inode *inode, struct file *file)
 	return seq_release(inode, file);
 }
 
-/* "reset", "track all" or "track <tgid>", one per write; anything else is -EINVAL. */
+/* A tgid: digits only (kstrtoint() alone would also take "+7" and "7\n"). */
+static int parse_tgid(const char *s, int *tgid)
+{
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return -EINVAL;
+	if (kstrtoint(s, 10, tgid) || *tgid <= 0 || *tgid > PID_MAX_LIMIT)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * "reset", "track all", "track none", "track <tgid>" or "untrack <tgid>",
+ * one per write; anything else is -EINVAL.
+ */
 static int run_command(char *cmd)
 {
 	int tgid;
@@ -269,14 +315,15 @@ static int run_command(char *cmd)
 		allocstat_track_all();
 		return 0;
 	}
-	if (strncmp(cmd, "track ", 6))
-		return -EINVAL;
-	/* Digits only: kstrtoint() alone would also take "+7" and "7\n". */
-	if (!cmd[6] || strspn(cmd + 6, "0123456789") != strlen(cmd + 6))
-		return -EINVAL;
-	if (kstrtoint(cmd + 6, 10, &tgid) || tgid <= 0 || tgid > PID_MAX_LIMIT)
-		return -EINVAL;
-	return allocstat_track(tgid);
+	if (!strcmp(cmd, "track none")) {
+		allocstat_track_none();
+		return 0;
+	}
+	if (!strncmp(cmd, "track ", 6))
+		return parse_tgid(cmd + 6, &tgid) ?: allocstat_track(tgid);
+	if (!strncmp(cmd, "untrack ", 8))
+		return parse_tgid(cmd + 8, &tgid) ?: allocstat_untrack(tgid);
+	return -EINVAL;
 }
 
 static ssize_t allocstat_write(struct file *file, const char __user *ubuf,

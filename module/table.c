@@ -54,18 +54,19 @@
 #include <linux/mutex.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
+#include <linux/sched/cputime.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/timekeeping.h>
 #include <linux/tracepoint.h>
 #include <linux/vmalloc.h>
 
 #include "allocstat.h"
 #include "compat.h"
 
-#define ALLOCSTAT_MAX_TRACK	64
 #define DROPPED_SET_MIN		1024	/* remembers which tasks were refused */
 #define DROPPED_PROBES		16
 #define LOOKUP_MAX_STEPS	64	/* then the locked walk decides */
@@ -80,9 +81,19 @@ static unsigned int hash_bits __read_mostly;
 static bool paused __read_mostly;
 static unsigned int epoch __read_mostly;
 
-/* The track filter: nr_track == 0 means every task. Changed under ctl_mutex. */
+/*
+ * The track filter, changed under ctl_mutex: nr_track is TRACK_ALL (every
+ * task), or the number of tgids in track_tgids (0: no task).  A row is
+ * tracked while its root is in the set.  The root of a row is its own tgid,
+ * except for a row made at fork for the child of a tracked task
+ * (probe_process_fork()), which takes its parent's root: so `track <tgid>`
+ * follows the processes and threads a tracked task forks, recursively,
+ * decided once when the row is made.  Rows made while every task is tracked
+ * have their own tgid as root.
+ */
+#define TRACK_ALL	UINT_MAX
 static pid_t track_tgids[ALLOCSTAT_MAX_TRACK] __read_mostly;
-static unsigned int nr_track __read_mostly;
+static unsigned int nr_track __read_mostly = TRACK_ALL;
 static unsigned int filter_gen __read_mostly;
 
 /*
@@ -149,17 +160,51 @@ void allocstat_table_exit(void)
 	vfree(slots);
 }
 
-static bool track_match(pid_t tgid)
+/*
+ * Writers of the filter (under ctl_mutex) make filter_gen odd while they
+ * change it, and even again after, as a seqcount: track_match() reads the
+ * set again when it changed meanwhile, so it never sees a mix of two
+ * changes (an entry moved by untrack and overwritten by the next track).
+ * Every row also decides again at its next event once filter_gen moved.
+ */
+static void filter_begin(void)
 {
-	/* pairs with allocstat_track(): the first n entries are written */
-	unsigned int i, n = smp_load_acquire(&nr_track);
+	WRITE_ONCE(filter_gen, filter_gen + 1);
+	smp_wmb();	/* odd before the set changes: pairs with track_match() */
+}
 
-	if (!n)
-		return true;
-	for (i = 0; i < n; i++)
-		if (READ_ONCE(track_tgids[i]) == tgid)
-			return true;
-	return false;
+static void filter_end(void)
+{
+	smp_wmb();	/* the set before even: pairs with track_match() */
+	WRITE_ONCE(filter_gen, filter_gen + 1);
+}
+
+/*
+ * Is a row of thread group @tgid whose root is @root tracked?  When the
+ * root or the tgid is listed (a listed process is tracked even when it was
+ * forked by another one that is unlisted later).  Lockless; a reader that
+ * keeps meeting changes gives up after a few tries with the last set it
+ * read, which its row corrects at its next event.
+ */
+static bool track_match(pid_t root, pid_t tgid)
+{
+	unsigned int i, n, gen, tries = 4;
+	bool match;
+	pid_t p;
+
+	do {
+		/* pairs with filter_end() */
+		gen = smp_load_acquire(&filter_gen);
+		n = READ_ONCE(nr_track);
+		match = n == TRACK_ALL;
+		for (i = 0; !match && i < min_t(unsigned int, n, ALLOCSTAT_MAX_TRACK); i++) {
+			p = READ_ONCE(track_tgids[i]);
+			match = p == root || p == tgid;
+		}
+		/* the set before filter_gen again: pairs with filter_begin() */
+		smp_rmb();
+	} while (((gen & 1) || READ_ONCE(filter_gen) != gen) && --tries);
+	return match;
 }
 
 /*
@@ -231,7 +276,9 @@ static struct allocstat_task **bucket_of(const struct task_struct *t)
  * no slot was reused meanwhile (table.reuses unchanged; slot_init() bumps
  * it before it relinks a slot), since reuse is the only thing that can lead
  * a walker astray (an unlink leaves the unlinked slot's next in place, and
- * a row pushed meanwhile is another task's: only a task creates its own).
+ * a row pushed meanwhile is another task's: only a task creates its own,
+ * or its parent at fork, before the child runs and before anything can
+ * look it up).
  */
 static struct allocstat_task *task_lookup(const struct task_struct *t, bool *sure)
 {
@@ -273,7 +320,8 @@ static struct allocstat_task *slot_take(void)
  * walkers see key NULL (or @t once the row is whole), never a mix of the
  * two tasks' keys with @t's task_struct.
  */
-static void slot_init(struct allocstat_task *s, struct task_struct *t, unsigned int gen)
+static void slot_init(struct allocstat_task *s, struct task_struct *t, unsigned int gen,
+		      pid_t root)
 {
 	unsigned int seq = s->seq + 1;
 
@@ -289,6 +337,8 @@ static void slot_init(struct allocstat_task *s, struct task_struct *t, unsigned 
 	WRITE_ONCE(s->seen, ++table.seen);
 	s->row.tid = task_pid_nr(t);
 	s->row.tgid = task_tgid_nr(t);
+	s->row.root = root;
+	s->row.start_ns = t->start_time;
 	memcpy(s->row.comm, t->comm, sizeof(s->row.comm));
 	s->row.comm[sizeof(s->row.comm) - 1] = '\0';
 	s->filter_gen = gen;
@@ -302,17 +352,19 @@ static void slot_init(struct allocstat_task *s, struct task_struct *t, unsigned 
 }
 
 /*
- * Give @t a row, after a lockless miss (@sure: see task_lookup()).  NULL
- * when @t gets none.
+ * Give @t a row with @root (see track_match()), after a lockless miss
+ * (@sure: see task_lookup()).  NULL when @t gets none.  @t is current, or a
+ * child that current has just forked and that has not run yet.
  */
-static struct allocstat_task *task_create(struct task_struct *t, unsigned int gen, bool sure)
+static struct allocstat_task *task_create(struct task_struct *t, unsigned int gen, bool sure,
+					  pid_t root)
 {
 	struct allocstat_task **b = bucket_of(t), *s;
 
 	/* An exiting task that has no row yet is not worth one. */
 	if (t->flags & PF_EXITING)
 		return NULL;
-	if (!track_match(t->tgid) || dropped_known(t))
+	if (!track_match(root, t->tgid) || dropped_known(t))
 		return NULL;
 	/* Every row is live: refuse without the lock (if @t surely has none). */
 	if (sure && READ_ONCE(table.full)) {
@@ -341,13 +393,40 @@ static struct allocstat_task *task_create(struct task_struct *t, unsigned int ge
 		note_dropped(t);
 		goto out_unlock;
 	}
-	slot_init(s, t, gen);
+	slot_init(s, t, gen, root);
 	WRITE_ONCE(s->next, *b);
 	/* the row is written before a walker can reach it */
 	smp_store_release(b, s);
 out_unlock:
 	raw_spin_unlock(&table.lock);
 	return s;
+}
+
+/*
+ * The root of a new row of @t, current: its tgid, except for the kernel's
+ * workers of a user process (io_uring's io-wq and sqpoll threads, vhost
+ * workers), which copy_process() makes without sched_process_fork: they
+ * take the root of their process's leader, if it has a row, so that they
+ * follow a tracked tree like the process's other threads.  The leader's
+ * slot is read locklessly: its root is taken only if the slot still belongs
+ * to the leader afterwards.
+ */
+static pid_t worker_root(struct task_struct *t)
+{
+	struct task_struct *leader = t->group_leader;
+	struct allocstat_task *l;
+	pid_t root;
+	bool sure;
+
+	if (likely(!(t->flags & ALLOCSTAT_PF_WORKERS)) || leader == t)
+		return t->tgid;
+	l = task_lookup(leader, &sure);
+	if (!l)
+		return t->tgid;
+	root = READ_ONCE(l->row.root);
+	/* the root before the key again: pairs with slot_init() */
+	smp_rmb();
+	return slot_is(l, leader) ? root : t->tgid;
 }
 
 /*
@@ -378,14 +457,16 @@ struct allocstat_task *allocstat_task_current(enum allocstat_ctx ctx, unsigned i
 	if (unlikely(smp_load_acquire(&paused)))
 		return NULL;
 	gen = READ_ONCE(filter_gen);
+	/* the generation before the set: pairs with filter_end() */
+	smp_rmb();
 	s = task_lookup(t, &sure);
 	if (unlikely(!s)) {
-		s = task_create(t, gen, sure);
+		s = task_create(t, gen, sure, worker_root(t));
 		if (!s)
 			return NULL;
 	}
 	if (unlikely(s->filter_gen != gen)) {
-		tracked = track_match(s->row.tgid);
+		tracked = track_match(s->row.root, s->row.tgid);
 		if (tracked != s->tracked) {
 			/* waits and holds opened before the flip never close */
 			s->waiting = false;
@@ -458,34 +539,92 @@ void allocstat_table_reset(void)
 	mutex_unlock(&ctl_mutex);
 }
 
+/* Add @tgid to the set (a set of one when every task was tracked). */
 int allocstat_track(pid_t tgid)
 {
-	unsigned int i;
+	unsigned int i, n;
 	int ret = 0;
 
 	mutex_lock(&ctl_mutex);
-	for (i = 0; i < nr_track; i++)
+	n = nr_track == TRACK_ALL ? 0 : nr_track;
+	for (i = 0; i < n; i++)
 		if (track_tgids[i] == tgid)
 			goto out;
-	if (nr_track == ALLOCSTAT_MAX_TRACK) {
+	if (n == ALLOCSTAT_MAX_TRACK) {
 		ret = -EINVAL;
 		goto out;
 	}
-	WRITE_ONCE(track_tgids[nr_track], tgid);
-	/* the entry before the count: pairs with track_match() */
-	smp_store_release(&nr_track, nr_track + 1);
-	WRITE_ONCE(filter_gen, filter_gen + 1);
+	filter_begin();
+	WRITE_ONCE(track_tgids[n], tgid);
+	WRITE_ONCE(nr_track, n + 1);
+	filter_end();
 out:
 	mutex_unlock(&ctl_mutex);
 	return ret;
 }
 
-void allocstat_track_all(void)
+/*
+ * Remove @tgid from the set: -EINVAL if it is not there.  The last entry
+ * moves into its place.  An empty set tracks no task.
+ */
+int allocstat_untrack(pid_t tgid)
+{
+	unsigned int i, last;
+	int ret = -EINVAL;
+
+	mutex_lock(&ctl_mutex);
+	if (nr_track == TRACK_ALL)
+		goto out;
+	for (i = 0; i < nr_track; i++)
+		if (track_tgids[i] == tgid)
+			break;
+	if (i == nr_track)
+		goto out;
+	last = nr_track - 1;
+	filter_begin();
+	WRITE_ONCE(track_tgids[i], track_tgids[last]);
+	WRITE_ONCE(nr_track, last);
+	filter_end();
+	ret = 0;
+out:
+	mutex_unlock(&ctl_mutex);
+	return ret;
+}
+
+static void track_set(unsigned int n)
 {
 	mutex_lock(&ctl_mutex);
-	/* pairs with track_match() */
-	smp_store_release(&nr_track, 0);
-	WRITE_ONCE(filter_gen, filter_gen + 1);
+	filter_begin();
+	WRITE_ONCE(nr_track, n);
+	filter_end();
+	mutex_unlock(&ctl_mutex);
+}
+
+void allocstat_track_all(void)
+{
+	track_set(TRACK_ALL);
+}
+
+void allocstat_track_none(void)
+{
+	track_set(0);
+}
+
+/* The filter as the header's track= shows it: all, none or 12,345,... */
+void allocstat_track_show(char *buf, size_t len)
+{
+	unsigned int i;
+	size_t off = 0;
+
+	mutex_lock(&ctl_mutex);
+	if (nr_track == TRACK_ALL)
+		strscpy(buf, "all", len);
+	else if (!nr_track)
+		strscpy(buf, "none", len);
+	else
+		for (i = 0, *buf = '\0'; i < nr_track && off < len; i++)
+			off += scnprintf(buf + off, len - off, "%s%d", i ? "," : "",
+					 track_tgids[i]);
 	mutex_unlock(&ctl_mutex);
 }
 
@@ -569,8 +708,20 @@ static void row_copy(struct allocstat_row *dst, const struct allocstat_row *src)
 	d->trylock_fail = READ_ONCE(c->trylock_fail);
 	dst->tid = src->tid;
 	dst->tgid = src->tgid;
+	dst->root = src->root;
+	dst->start_ns = src->start_ns;
 	memcpy(dst->comm, src->comm, sizeof(dst->comm));
 	dst->exited = READ_ONCE(src->exited);
+	/* ended before life: pairs with probe_process_exit()'s store-release */
+	dst->ended = smp_load_acquire(&src->ended);
+	if (dst->ended) {
+		dst->life.end_ns = READ_ONCE(src->life.end_ns);
+		dst->life.cpu_ns = READ_ONCE(src->life.cpu_ns);
+		dst->life.utime_ns = READ_ONCE(src->life.utime_ns);
+		dst->life.stime_ns = READ_ONCE(src->life.stime_ns);
+		dst->life.runq_ns = READ_ONCE(src->life.runq_ns);
+		dst->life.sleep_ns = READ_ONCE(src->life.sleep_ns);
+	}
 }
 
 /*
@@ -658,7 +809,31 @@ int allocstat_snapshot(struct allocstat_row *dst, unsigned int max)
 }
 
 /*
- * Exit hook: marks the row exited and keeps the last comm, unlinks it from
+ * The life of current, which is exiting (after exit_mm(): its memory is
+ * torn down, the rest of do_exit() is short).  The user/system split is
+ * getrusage()'s own (task_cputime_adjusted(), which takes the task's
+ * prev_cputime raw spinlock: task context, not under table.lock); it covers
+ * sum_exec_runtime up to the scheduler's last update, and the slice since,
+ * read as allocstat_stamp() reads it, is added to the system time: the task
+ * has been in the kernel since its exit began.
+ */
+static void task_life(struct task_struct *p, struct allocstat_life *l)
+{
+	u64 ut, st, now;
+
+	task_cputime_adjusted(p, &ut, &st);
+	/* the running slice is in local_clock() only without IRQ/steal time accounting */
+	l->cpu_ns = ALLOCSTAT_CLOCK_TASK_IS_CLOCK ? max(allocstat_oncpu(p, &now), ut + st) : ut + st;
+	l->utime_ns = ut;
+	l->stime_ns = l->cpu_ns - ut;
+	l->runq_ns = allocstat_run_delay(p);
+	l->sleep_ns = allocstat_sleep_time(p);
+	l->end_ns = ktime_get_ns();
+}
+
+/*
+ * Exit hook: marks the row exited and keeps the last comm and the task's
+ * life (task_life()), unlinks it from
  * its chain (so that a later task reusing the tid or the task_struct gets a
  * row of its own, and no lookup walks past it again) and queues it for
  * reuse.  sched_process_exit is not exported: find it by name.  It fires in
@@ -668,11 +843,12 @@ int allocstat_snapshot(struct allocstat_row *dst, unsigned int max)
  * or when the lockless walk cannot be sure the task has none (a slot was
  * reused during the walk): a wrong miss would leave the row linked for good.
  */
-static struct tracepoint *exit_tp;
+static struct tracepoint *exit_tp, *fork_tp;
 
 static void probe_process_exit(ALLOCSTAT_EXIT_TP_PROTO)
 {
 	struct allocstat_task **pp, *s;
+	struct allocstat_life life;
 	bool sure;
 
 	if (p != current || !allocstat_ctx_ok(ALLOCSTAT_CTX_TASK))
@@ -683,6 +859,7 @@ static void probe_process_exit(ALLOCSTAT_EXIT_TP_PROTO)
 	/* Most exiting tasks have no row (untracked, refused): no lock for them. */
 	if (!task_lookup(p, &sure) && sure)
 		return;
+	task_life(p, &life);
 	raw_spin_lock(&table.lock);
 	if (READ_ONCE(paused))
 		goto out_unlock;
@@ -695,6 +872,14 @@ static void probe_process_exit(ALLOCSTAT_EXIT_TP_PROTO)
 		/* No task_lock in probe context: a racing rename gives a mixed name. */
 		memcpy(s->row.comm, p->comm, sizeof(s->row.comm));
 		s->row.comm[sizeof(s->row.comm) - 1] = '\0';
+		WRITE_ONCE(s->row.life.end_ns, life.end_ns);
+		WRITE_ONCE(s->row.life.cpu_ns, life.cpu_ns);
+		WRITE_ONCE(s->row.life.utime_ns, life.utime_ns);
+		WRITE_ONCE(s->row.life.stime_ns, life.stime_ns);
+		WRITE_ONCE(s->row.life.runq_ns, life.runq_ns);
+		WRITE_ONCE(s->row.life.sleep_ns, life.sleep_ns);
+		/* life before ended: pairs with row_copy() */
+		smp_store_release(&s->row.ended, true);
 		WRITE_ONCE(s->row.exited, true);
 		list_add_tail(&s->exited, &table.exited);
 		WRITE_ONCE(table.full, false);
@@ -751,6 +936,8 @@ static void find_tps(struct tracepoint *tp, void *priv)
 {
 	if (!strcmp(tp->name, "sched_process_exit"))
 		exit_tp = tp;
+	else if (!strcmp(tp->name, "sched_process_fork"))
+		fork_tp = tp;
 	else if (!strcmp(tp->name, "sched_waking"))
 		waking_tp = tp;
 }
@@ -776,6 +963,54 @@ void allocstat_exit_hook_exit(void)
 	if (exit_tp)
 		tracepoint_probe_unregister(exit_tp, probe_process_exit, NULL);
 	exit_tp = NULL;
+}
+
+/*
+ * Fork hook: the child of a tracked task gets its row now, with the
+ * parent's root, so that the filter follows it (see track_match()).
+ * sched_process_fork fires in kernel_clone() in the parent's context, after
+ * copy_process() has given the child its pids and before
+ * wake_up_new_task(): the child has not run, so it has no row yet and
+ * nothing else writes its slot.  Task context, preemption disabled by the
+ * tracepoint: task_create() may spin on table.lock.  When every task is
+ * tracked (or none), there is nothing to follow and the hook returns at
+ * once: a fork then costs one load.  A child refused a row (table full of
+ * live tasks) is counted in dropped= and stays untracked; it never gets a
+ * row of its own root later, since it is remembered as refused.
+ */
+static void probe_process_fork(ALLOCSTAT_FORK_TP_PROTO)
+{
+	unsigned int n = READ_ONCE(nr_track), gen, ep;
+	struct allocstat_task *s;
+
+	if (n == TRACK_ALL || !n || parent != current)
+		return;
+	/* before the parent's row: a filter change after it re-decides the child's */
+	gen = READ_ONCE(filter_gen);
+	smp_rmb();
+	s = allocstat_task_current(ALLOCSTAT_CTX_TASK, &ep);
+	if (s)
+		task_create(child, gen, true, s->row.root);
+}
+
+/* The fork hook.  Without it `track` matches tgids only (a notice says so). */
+int allocstat_fork_hook_init(void)
+{
+	int ret;
+
+	if (!fork_tp)
+		for_each_kernel_tracepoint(find_tps, NULL);
+	ret = fork_tp ? tracepoint_probe_register(fork_tp, probe_process_fork, NULL) : -ENOENT;
+	if (ret)
+		fork_tp = NULL;
+	return ret;
+}
+
+void allocstat_fork_hook_exit(void)
+{
+	if (fork_tp)
+		tracepoint_probe_unregister(fork_tp, probe_process_fork, NULL);
+	fork_tp = NULL;
 }
 
 /*

@@ -11,9 +11,11 @@
  * write must either succeed with the full count, exactly when the documented
  * grammar says it is a command, or fail with EINVAL:
  *
- *   "reset" | "track all" | "track " DIGITS   (one optional trailing '\n')
+ *   "reset" | "track all" | "track none" | "track " DIGITS | "untrack " DIGITS
+ *   (one optional trailing '\n')
  *   DIGITS: a tgid in 1..PID_MAX_LIMIT (default 4194304, the x86-64 value);
- *   the 65th distinct tgid fails with EINVAL; at most 64 bytes in all.
+ *   the 65th distinct tgid fails with EINVAL, and so does untrack of a tgid
+ *   not in the set; at most 64 bytes in all.
  *
  * A write the model would accept as `reset` is never made, so the caller's
  * rows survive.  At the end `track all` restores the filter.
@@ -64,6 +66,27 @@ static unsigned long below(unsigned long n)
 
 enum verdict { V_EINVAL, V_OK, V_RESET };
 
+/* the tgid of a valid "untrack N" the model accepted, else 0 */
+static long untrack_tgid;
+
+/* DIGITS of buf[from..n): a tgid in 1..pid_max_limit, else 0 */
+static long parse_tgid(const char *buf, size_t from, size_t n)
+{
+	long v = 0;
+	size_t i;
+
+	if (n <= from)
+		return 0;
+	for (i = from; i < n; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return 0;
+		v = v * 10 + (buf[i] - '0');
+		if (v > pid_max_limit)
+			return 0;
+	}
+	return v;
+}
+
 /* The documented grammar, and the track table it implies. */
 static enum verdict model(const char *buf, size_t len, long *track_tgid)
 {
@@ -72,6 +95,7 @@ static enum verdict model(const char *buf, size_t len, long *track_tgid)
 	size_t i;
 
 	*track_tgid = 0;
+	untrack_tgid = 0;
 	table_full = false;
 	if (len == 0 || len > CMD_MAX)
 		return V_EINVAL;
@@ -83,15 +107,20 @@ static enum verdict model(const char *buf, size_t len, long *track_tgid)
 		return V_RESET;
 	if (n == 9 && !memcmp(buf, "track all", 9))
 		return V_OK;
+	if (n == 10 && !memcmp(buf, "track none", 10))
+		return V_OK;
+	if (n > 8 && !memcmp(buf, "untrack ", 8)) {
+		v = parse_tgid(buf, 8, n);
+		for (i = 0; v && i < nr_tracked; i++)
+			if (tracked[i] == v) {
+				untrack_tgid = v;
+				return V_OK;
+			}
+		return V_EINVAL;
+	}
 	if (n <= 6 || memcmp(buf, "track ", 6))
 		return V_EINVAL;
-	for (i = 6; i < n; i++) {
-		if (buf[i] < '0' || buf[i] > '9')
-			return V_EINVAL;
-		v = v * 10 + (buf[i] - '0');
-		if (v > pid_max_limit)
-			return V_EINVAL;
-	}
+	v = parse_tgid(buf, 6, n);
 	if (v < 1)
 		return V_EINVAL;
 	*track_tgid = v;
@@ -105,7 +134,8 @@ static enum verdict model(const char *buf, size_t len, long *track_tgid)
 }
 
 static const char *const valid_cmds[] = {
-	"reset", "track all", "track 1", "track 4194304", "track 12345",
+	"reset", "track all", "track 1", "track 4194304", "track 12345", "track none",
+	"untrack 12345",
 };
 
 /* a valid command, then cut, extended, doubled, re-cased or re-spaced */
@@ -344,7 +374,15 @@ int main(int argc, char **argv)
 				;
 			if (i == nr_tracked && nr_tracked < MAX_TRACK)
 				tracked[nr_tracked++] = tgid;
-		} else if (r == (ssize_t)len && len >= 9 && !memcmp(b, "track all", 9)) {
+		} else if (r == (ssize_t)len && untrack_tgid) {
+			unsigned int i;
+
+			for (i = 0; i < nr_tracked && tracked[i] != untrack_tgid; i++)
+				;
+			if (i < nr_tracked)
+				tracked[i] = tracked[--nr_tracked];
+		} else if (r == (ssize_t)len && len >= 9 && (!memcmp(b, "track all", 9) ||
+							     (len >= 10 && !memcmp(b, "track none", 10)))) {
 			nr_tracked = 0;
 		}
 	}

@@ -8,9 +8,9 @@
  * One read is open, read(2) to EOF, close.  A read that ends at EOF must be
  * complete and well-formed, stricter than the shared parser (which it also
  * runs, and which must agree):
- *   - line 1 is
- *     `# allocstat V kernel=R hooks=H tasks=N dropped=N recycled=N missed=N`,
- *     the counts u64 decimals;
+ *   - line 1 is `# allocstat V kernel=R hooks=H tasks=N dropped=N recycled=N
+ *     missed=N track=T`, the counts u64 decimals, T all, none or tgids
+ *     separated by commas;
  *   - line 2 is exactly the documented column header;
  *   - every row has one field per column, separated by single spaces, and
  *     ends with a newline; tid and tgid are positive decimals; comm has only
@@ -20,6 +20,10 @@
  *   - max <= sum for each *_max_ns, vma_faults <= faults,
  *     zero_alloc_pages <= zero_pages, and a total's _runq_ns + _sleep_ns
  *     <= the total (each total is written before its parts);
+ *   - root and task_start_ns are numbers (root positive); the task_* life
+ *     columns after them are `-` in a live row, and in an exited row either
+ *     all `-` (its exit was not seen) or numbers with task_cpu_ns =
+ *     task_utime_ns + task_stime_ns and task_end_ns >= task_start_ns;
  *   - tasks= is the number of rows.
  * An open that fails with ENOENT (module not loaded; the loop then sleeps
  * 2 ms) and a read that fails with EIO (module unloaded while open) are
@@ -57,8 +61,16 @@ static const char *const header_cols[] = {
 	"mmap_write", "mmap_write_wait_ns", "mmap_write_wait_runq_ns",
 	"mmap_write_wait_sleep_ns", "mmap_write_wait_max_ns",
 	"mmap_write_hold_ns", "mmap_write_hold_max_ns", "mmap_trylock_fail",
+	"root", "task_start_ns", "task_end_ns", "task_cpu_ns", "task_utime_ns",
+	"task_stime_ns", "task_runq_ns", "task_sleep_ns",
 };
 #define NCOLS	(sizeof(header_cols) / sizeof(header_cols[0]))
+#define COL_ROOT	(NCOLS - 8)	/* the identity and life columns, at the end */
+#define COL_START	(NCOLS - 7)
+#define COL_END		(NCOLS - 6)
+#define COL_CPU		(NCOLS - 5)
+#define COL_UTIME	(NCOLS - 4)
+#define COL_STIME	(NCOLS - 3)
 
 /* (smaller, larger) column pairs: the first never exceeds the second */
 static const char *const le_pairs[][2] = {
@@ -164,7 +176,7 @@ static int bad(int lineno, const char *reason, const char *line, size_t len)
 static bool title_ok(const char *line, size_t len, unsigned long *tasks)
 {
 	static const char *const keys[] = { "kernel=", "hooks=", "tasks=", "dropped=",
-					    "recycled=", "missed=" };
+					    "recycled=", "missed=", "track=" };
 	const unsigned int nkeys = sizeof(keys) / sizeof(keys[0]);
 	char buf[1024], *f[16], *save = NULL, *tok;
 	unsigned int n = 0, i;
@@ -181,8 +193,14 @@ static bool title_ok(const char *line, size_t len, unsigned long *tasks)
 	for (i = 0; i < nkeys; i++)
 		if (strncmp(f[3 + i], keys[i], strlen(keys[i])))
 			return false;
+	/* track=: all, none, or tgids separated by commas */
+	tok = f[3 + nkeys - 1] + strlen("track=");
+	if (strcmp(tok, "all") && strcmp(tok, "none") &&
+	    (!*tok || strspn(tok, "0123456789,") != strlen(tok) || strstr(tok, ",,") ||
+	     *tok == ',' || tok[strlen(tok) - 1] == ','))
+		return false;
 	/* tasks, dropped, recycled, missed */
-	for (i = 2; i < nkeys; i++) {
+	for (i = 2; i < nkeys - 1; i++) {
 		const char *val = f[3 + i] + strlen(keys[i]);
 
 		if (!parse_u64(val, strlen(val), &v))
@@ -191,6 +209,35 @@ static bool title_ok(const char *line, size_t len, unsigned long *tasks)
 			*tasks = (unsigned long)v;
 	}
 	return strlen(f[3]) > strlen("kernel=") && strlen(f[4]) > strlen("hooks=");
+}
+
+/*
+ * The life columns of one row (see the top of the file): 0, or -1 with the
+ * reason in why[].  runq and sleep may be "-" where the kernel lacks them.
+ */
+static int life_bad(const char *const *fs, const size_t *fl, uint64_t *val, bool alive,
+		    const char *line, size_t l, int lineno)
+{
+	unsigned int i, dashes = 0;
+
+	for (i = COL_END; i < NCOLS; i++) {
+		if (fl[i] == 1 && fs[i][0] == '-')
+			dashes++;
+		else if (!parse_u64(fs[i], fl[i], &val[i]))
+			return bad(lineno, "bad task_* life value", line, l);
+	}
+	if (dashes == NCOLS - COL_END)
+		return 0;
+	if (alive)
+		return bad(lineno, "a live row with task_* life values", line, l);
+	for (i = COL_END; i <= COL_STIME; i++)
+		if (fl[i] == 1 && fs[i][0] == '-')
+			return bad(lineno, "life values only in part", line, l);
+	if (val[COL_CPU] != val[COL_UTIME] + val[COL_STIME])
+		return bad(lineno, "task_cpu_ns != task_utime_ns + task_stime_ns", line, l);
+	if (val[COL_END] < val[COL_START])
+		return bad(lineno, "task_end_ns < task_start_ns", line, l);
+	return 0;
 }
 
 /* Validate one complete read; 0 or -1 with the reason in why[]. */
@@ -262,7 +309,7 @@ static int validate(const char *buf, size_t len, unsigned long *rows_out)
 		if (!(fl[3] == 5 && !memcmp(fs[3], "alive", 5)) &&
 		    !(fl[3] == 6 && !memcmp(fs[3], "exited", 6)))
 			return bad(lineno, "bad state", line, l);
-		for (i = 4; i < NCOLS; i++) {
+		for (i = 4; i < COL_ROOT; i++) {
 			int is_dash = fl[i] == 1 && fs[i][0] == '-';
 
 			if (!is_dash && !parse_u64(fs[i], fl[i], &val[i]))
@@ -272,6 +319,12 @@ static int validate(const char *buf, size_t len, unsigned long *rows_out)
 			else if (dash[i] != is_dash)
 				return bad(lineno, "'-' in some rows of a column only", line, l);
 		}
+		if (!parse_u64(fs[COL_ROOT], fl[COL_ROOT], &val[COL_ROOT]) || !val[COL_ROOT])
+			return bad(lineno, "bad root", line, l);
+		if (!parse_u64(fs[COL_START], fl[COL_START], &val[COL_START]))
+			return bad(lineno, "bad task_start_ns", line, l);
+		if (life_bad(fs, fl, val, fl[3] == 5, line, l, lineno))
+			return -1;
 		for (i = 0; i < sizeof(le_pairs) / sizeof(le_pairs[0]); i++) {
 			int a = col_index(le_pairs[i][0]), b = col_index(le_pairs[i][1]);
 

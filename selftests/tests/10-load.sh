@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib/ktap.sh"
 . "$(dirname "$0")/../lib/module.sh"
 
-COLUMNS="tid tgid comm state faults fault_ns fault_runq_ns fault_sleep_ns fault_max_ns vma_faults vma_retry zero_pages zero_ns zero_runq_ns zero_sleep_ns zero_huge zero_alloc_pages mmap_read mmap_read_wait_ns mmap_read_wait_runq_ns mmap_read_wait_sleep_ns mmap_read_wait_max_ns mmap_read_hold_ns mmap_read_hold_max_ns mmap_write mmap_write_wait_ns mmap_write_wait_runq_ns mmap_write_wait_sleep_ns mmap_write_wait_max_ns mmap_write_hold_ns mmap_write_hold_max_ns mmap_trylock_fail"
+COLUMNS="tid tgid comm state faults fault_ns fault_runq_ns fault_sleep_ns fault_max_ns vma_faults vma_retry zero_pages zero_ns zero_runq_ns zero_sleep_ns zero_huge zero_alloc_pages mmap_read mmap_read_wait_ns mmap_read_wait_runq_ns mmap_read_wait_sleep_ns mmap_read_wait_max_ns mmap_read_hold_ns mmap_read_hold_max_ns mmap_write mmap_write_wait_ns mmap_write_wait_runq_ns mmap_write_wait_sleep_ns mmap_write_wait_max_ns mmap_write_hold_ns mmap_write_hold_max_ns mmap_trylock_fail root task_start_ns task_end_ns task_cpu_ns task_utime_ns task_stime_ns task_runq_ns task_sleep_ns"
 
 ktap_print_header
 as_setup
@@ -20,15 +20,15 @@ ktap_print_msg "$(head -1 "$AS_TMP/first")"
 release=$(uname -r)
 release_re=$(echo "$release" | sed 's/[.+]/\\&/g')
 # A fresh table: nothing dropped, no row reused yet.
-ktap_test_result "first line is '# allocstat VERSION kernel=$release hooks=... tasks=N dropped=0 recycled=0 missed=N'" \
-	grep -qE "^# allocstat [0-9]+\.[0-9]+\.[0-9]+ kernel=$release_re hooks=[a-z_,]+ tasks=[0-9]+ dropped=0 recycled=0 missed=[0-9]+\$" "$AS_TMP/first"
+ktap_test_result "first line is '# allocstat VERSION kernel=$release hooks=... tasks=N dropped=0 recycled=0 missed=N track=all'" \
+	grep -qE "^# allocstat [0-9]+\.[0-9]+\.[0-9]+ kernel=$release_re hooks=[a-z_,]+ tasks=[0-9]+ dropped=0 recycled=0 missed=[0-9]+ track=all\$" "$AS_TMP/first"
 
 hooks=$(as_hdr first hooks)
 ok=1
-for h in faults zeroing mmap_lock exit; do
+for h in faults zeroing mmap_lock exit fork; do
 	case ",$hooks," in *",$h,"*) ;; *) ok=0; ktap_print_msg "hook $h missing" ;; esac
 done
-as_check "hooks= lists faults, zeroing, mmap_lock and exit" $ok -eq 1
+as_check "hooks= lists faults, zeroing, mmap_lock, exit and fork" $ok -eq 1
 
 as_check "column header is the documented one" "$(sed -n 2p "$AS_TMP/first")" = "$COLUMNS"
 
@@ -83,7 +83,7 @@ zero=$(awk 'NR == 2 { for (i = 1; i <= NF; i++) if ($i == "zero_pages") c = i }
 	    NR > 2 { print $c }' "$AS_TMP/one" | sort -u)
 faults=$(awk 'NR > 2 && $5 != "-" { n++ } END { print n + 0 }' "$AS_TMP/one")
 as_check "with hooks=faults, zeroing columns print '-' and faults are numbers" \
-	"$zero:$(as_hdr one hooks | sed s/,vma_lock//)" = "-:faults,exit" -a "$faults" -gt 0
+	"$zero:$(as_hdr one hooks | sed s/,vma_lock//)" = "-:faults,exit,fork" -a "$faults" -gt 0
 as_unload
 
 ktap_test_result "dmesg has no new BUG/WARNING/Oops" as_dmesg_clean

@@ -157,12 +157,17 @@ case ",$hooks," in
 		[ $ws -ge $oncpu ] && [ $ws -ge $wr ] && most=asleep
 		[ $wr -gt $oncpu ] && [ $wr -gt $ws ] && most=runnable
 		ktap_print_msg "thread $k ($mode waits): wait_ns=$w asleep=$ws runnable=$wr on-CPU=$oncpu: mostly $most; thread asleep $slept ns, runnable $rq ns, voluntary switches $vcsw"
-		[ "$ws" -le $((slept + 2 * MS)) ] || sleep_ok=0
+		# The asleep part is a section's local_clock() time less the
+		# scheduler's sums, and a section that slept on one CPU and woke
+		# on another reads its ends on two CPUs' clocks (allocstat.h,
+		# allocstat_section_end()): allow 0.1 ms of their disagreement
+		# per sleep (seen: 2.8 ms over 43 sleeps on 6.1, 2 vCPUs).
+		[ "$ws" -le $((slept + 2 * MS + vcsw * MS / 10)) ] || sleep_ok=0
 		[ "$vcsw" -gt 0 ] || [ "$ws" -le $MS ] || novcsw_ok=0
 		[ "$wr" -le $((rq + MS)) ] || runq_ok=0
 		[ $k -gt 0 ] && [ "$w" -gt 0 ] && waited=$((waited + 1))
 	done
-	as_check "mmap_lock waits: asleep part <= the thread's time asleep (schedstat, + 2 ms)" $sleep_ok -eq 1
+	as_check "mmap_lock waits: asleep part <= the thread's time asleep (schedstat, + 2 ms + 0.1 ms per sleep)" $sleep_ok -eq 1
 	as_check "mmap_lock waits: a thread without a voluntary switch has no asleep part (< 1 ms)" $novcsw_ok -eq 1
 	as_check "mmap_lock waits: runnable part <= the thread's runnable time (schedstat, + 1 ms)" $runq_ok -eq 1
 	as_check "mmap_lock waits: both faulters waited for the lock" $waited -eq 2

@@ -25,7 +25,9 @@ long=$(printf '%0100d' 0)
 for w in garbage "reset " " reset" "reset now" "reset
 x" "track" "track " "track -5" "track 0" "track +7" "track 4194305" \
 	 "track 99999999999999999999999" "track 12abc" "track all now" "track  5" \
-	 "TRACK all" "$long" "track $long"; do
+	 "TRACK all" "$long" "track $long" "track none now" "untrack" "untrack " \
+	 "untrack -5" "untrack 0" "untrack all" "untrack none" "untrack 12abc" \
+	 "untrack 4194305"; do
 	r=$(as-write $AS_PROC "$w")
 	if [ "$r" != EINVAL ]; then
 		ktap_print_msg "write '$w' returned $r, not EINVAL"
@@ -55,15 +57,19 @@ as_check "64 tracked tgids are accepted, the 65th fails with EINVAL" $ok -eq 1
 r=$(as-write $AS_PROC "track all")
 as_check "'track all' is accepted" "$r" = "ok 9"
 
-# track <tgid>: our own shell is tracked, a workload process is not
-as-write $AS_PROC "track $$" > /dev/null
+# track <tgid>: a workload process that is not the tracked one, nor forked
+# by it, gets no row (the tracked process's children: 61-track-tree.sh)
+sleep 600 &
+other_pid=$!
+as-write $AS_PROC "track $other_pid" > /dev/null
 as-workload -m write -p 256 > "$AS_TMP/untracked"
 t=$(as_wl untracked 0 tid)
 as_snap tracked
-shell=$(awk -v p=$$ '$1 == p' "$AS_TMP/tracked")
+kill $other_pid 2>/dev/null
+wait $other_pid 2>/dev/null
 other=$(awk -v t="$t" '$1 == t' "$AS_TMP/tracked")
-ktap_print_msg "after 'track $$': shell row: ${shell:-none}; workload thread $t row: ${other:-none}"
-as_check "track <tgid> excludes other processes" -n "$shell" -a -z "$other"
+ktap_print_msg "after 'track $other_pid' (a sleep): workload thread $t row: ${other:-none}; $(sed -n '1s/.* track=/track=/p' "$AS_TMP/tracked")"
+as_check "track <tgid> excludes other processes" -n "$t" -a -z "$other"
 as-write $AS_PROC "track all" > /dev/null
 as-workload -m write -p 256 > "$AS_TMP/tracked2"
 t=$(as_wl tracked2 0 tid)
