@@ -153,8 +153,8 @@ static void show_header(struct seq_file *m, const struct snapshot *snap)
 	seq_puts(m, "tid tgid comm state");
 	for (i = 0; i < ARRAY_SIZE(columns); i++)
 		seq_printf(m, " %s", columns[i].name);
-	seq_puts(m, " root task_start_ns task_end_ns task_cpu_ns task_utime_ns task_stime_ns"
-		 " task_runq_ns task_sleep_ns\n");
+	seq_puts(m, " root task_start_ns task_end_ns task_cpu_ns task_utime_ns task_stime_ns");
+	seq_puts(m, " task_runq_ns task_sleep_ns\n");
 }
 
 /* comm with whitespace, backslashes and unprintable bytes as \ooo. */

@@ -987,6 +987,7 @@ static void probe_process_fork(ALLOCSTAT_FORK_TP_PROTO)
 		return;
 	/* before the parent's row: a filter change after it re-decides the child's */
 	gen = READ_ONCE(filter_gen);
+	/* the generation before the set: pairs with filter_end() */
 	smp_rmb();
 	s = allocstat_task_current(ALLOCSTAT_CTX_TASK, &ep);
 	if (s)
