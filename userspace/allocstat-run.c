@@ -35,11 +35,26 @@
 
 static const char usage[] =
 "Usage: allocstat-run [OPTION]...\n"
+"  or:  allocstat-run [OPTION]... -- CMD [ARG]...\n"
+"  or:  allocstat-run [OPTION]... -p PID [-d SECONDS] [-i SECONDS]\n"
 "Run THREADS threads that each allocate SIZE and touch every page; time the\n"
 "allocate, touch and free phases of each thread and, when the allocstat\n"
 "module is loaded, read back each thread's page-fault, page-zeroing and\n"
 "mmap_lock counters from /proc/allocstat (as deltas; it never resets them).\n"
+"With -- CMD, run CMD instead and report on every thread of CMD and of the\n"
+"processes it forks; with -p, on the threads of a running process.\n"
 "\n"
+"Observing a program (the workload options below do not apply):\n"
+"  -- CMD [ARG]...          run CMD (its output passes through untouched);\n"
+"                           the report goes to stderr; exit with CMD's status\n"
+"  -p, --pid PID            attach to process PID for a window\n"
+"  -d, --duration SECONDS   -p: the window's length (default: until PID exits\n"
+"                           or Ctrl-C)\n"
+"  -i, --interval SECONDS   -p: one report per interval\n"
+"  -o, --output FILE        write the report to FILE (default: stderr for CMD,\n"
+"                           stdout for -p)\n"
+"\n"
+"The built-in workload:\n"
 "  -t, --threads N          threads (default 8)\n"
 "  -s, --size SIZE          bytes per thread, K/M/G/T suffixes (default 600M)\n"
 "  -m, --method METHOD      malloc (default), mmap, populate (MAP_POPULATE),\n"
@@ -73,7 +88,9 @@ static const char usage[] =
 "  -V, --version            show the version\n"
 "\n"
 "Environment: ALLOCSTAT_PROC overrides the path of /proc/allocstat.\n"
-"Exit status: 0 success, 1 error (nothing is reported), 2 bad usage.\n"
+"Exit status: 0 success, 1 error (nothing is reported), 2 bad usage; with\n"
+"-- CMD: CMD's exit status (128+N if killed by signal N), 127 if CMD was not\n"
+"found, 126 if it could not be executed; with -p: 127 if PID does not exist.\n"
 "\n"
 "EXAMPLES:\n"
 "    allocstat-run                      # 8 threads x 600 MiB, malloc\n"
@@ -83,7 +100,11 @@ static const char usage[] =
 "    allocstat-run -b 64K --top-pad 64M # 64 KiB blocks, arenas grown at once\n"
 "    allocstat-run --sweep --svg s.svg  # 1, 2, 4, 8 threads, chart\n"
 "    allocstat-run --compare -t 4       # which method is fastest here\n"
-"    allocstat-run --json > out.json    # machine-readable\n";
+"    allocstat-run --json > out.json    # machine-readable\n"
+"    allocstat-run -- make -j8          # where make's threads' time went\n"
+"    allocstat-run -o r.txt -- ./a.out  # the report in r.txt\n"
+"    allocstat-run -p 1234 -d 10        # process 1234 for 10 seconds\n"
+"    allocstat-run -p 1234 -i 1         # a report every second\n";
 
 enum {
 	OPT_TOUCH = 256,
@@ -96,6 +117,9 @@ enum {
 	OPT_REQUIRE_MODULE,
 	OPT_FINDINGS,
 };
+
+/* set when a workload option was given: it does not go with -- CMD or -p */
+static const char *workload_option;
 
 static const struct option long_options[] = {
 	{ "threads",		required_argument,	NULL, 't' },
@@ -116,6 +140,10 @@ static const struct option long_options[] = {
 	{ "quiet",		no_argument,		NULL, 'q' },
 	{ "require-module",	no_argument,		NULL, OPT_REQUIRE_MODULE },
 	{ "findings",		required_argument,	NULL, OPT_FINDINGS },
+	{ "pid",		required_argument,	NULL, 'p' },
+	{ "duration",		required_argument,	NULL, 'd' },
+	{ "interval",		required_argument,	NULL, 'i' },
+	{ "output",		required_argument,	NULL, 'o' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -174,10 +202,42 @@ static int parse_name(const char *s, const char *const *names, int n, int *out)
 	return -1;
 }
 
+/* strict: a positive decimal number of seconds, to 1 ns, at most a year */
+static int parse_seconds(const char *s, uint64_t *ns)
+{
+	double v;
+	char *end;
+
+	if ((*s < '0' || *s > '9') && *s != '.')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 366 * 86400.0)
+		return -1;
+	*ns = (uint64_t)(v * 1e9 + 0.5);
+	return *ns ? 0 : -1;
+}
+
 static int bad_value(const char *opt, const char *arg, const char *why)
 {
 	fprintf(stderr, "allocstat-run: invalid %s '%s': %s\n", opt, arg, why);
 	return -1;
+}
+
+/* "-t" or "--sweep", for a message about option opt */
+static const char *option_name(int opt)
+{
+	static char name[32];
+
+	for (const struct option *o = long_options; o->name; o++)
+		if (o->val == opt) {
+			if (opt < 256)
+				snprintf(name, sizeof(name), "-%c", opt);
+			else
+				snprintf(name, sizeof(name), "--%s", o->name);
+			return name;
+		}
+	return "an option";
 }
 
 static int parse_args(int argc, char **argv)
@@ -185,9 +245,30 @@ static int parse_args(int argc, char **argv)
 	uint64_t u;
 	int opt, v;
 
-	while ((opt = getopt_long(argc, argv, "t:s:m:f:b:r:l:jqhV", long_options,
+	/* "+": stop at the first non-option, so that CMD's options are its own */
+	while ((opt = getopt_long(argc, argv, "+t:s:m:f:b:r:l:jqhVp:d:i:o:", long_options,
 				  NULL)) != -1) {
+		if ((opt > 0 && opt < 128 && strchr("tsmfbrl", opt)) || opt == OPT_TOUCH || opt == OPT_ARENA_MAX ||
+		    opt == OPT_MMAP_THRESHOLD || opt == OPT_TOP_PAD || opt == OPT_SWEEP ||
+		    opt == OPT_COMPARE || opt == OPT_SVG)
+			workload_option = option_name(opt);
 		switch (opt) {
+		case 'p':
+			if (parse_int(optarg, 1, INT_MAX, &v))
+				return bad_value("--pid", optarg, "a process ID");
+			env.attach = v;
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &env.duration_ns))
+				return bad_value("--duration", optarg, "seconds, like 10 or 0.5");
+			break;
+		case 'i':
+			if (parse_seconds(optarg, &env.interval_ns))
+				return bad_value("--interval", optarg, "seconds, like 1 or 0.5");
+			break;
+		case 'o':
+			env.output = optarg;
+			break;
 		case 't':
 			if (parse_int(optarg, 1, MAX_THREADS, &env.threads))
 				return bad_value("--threads", optarg, "1 to 1024");
@@ -273,10 +354,36 @@ static int parse_args(int argc, char **argv)
 			return -1;	/* getopt_long() said why */
 		}
 	}
-	if (optind < argc) {
+	/* -- CMD: the "--" is required, so that a stray word is an error */
+	if (optind < argc && optind > 1 && !strcmp(argv[optind - 1], "--"))
+		env.command = &argv[optind];
+	else if (optind < argc) {
 		fprintf(stderr, "allocstat-run: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
+	if (optind == argc && optind > 1 && !strcmp(argv[optind - 1], "--")) {
+		fprintf(stderr, "allocstat-run: no command after --\n");
+		return -1;
+	}
+	if (env.command && env.attach) {
+		fprintf(stderr, "allocstat-run: -p and -- CMD exclude each other\n");
+		return -1;
+	}
+	if ((env.duration_ns || env.interval_ns) && !env.attach) {
+		fprintf(stderr, "allocstat-run: -d and -i go with -p PID\n");
+		return -1;
+	}
+	if (env.output && !env.command && !env.attach) {
+		fprintf(stderr, "allocstat-run: -o goes with -- CMD or -p PID\n");
+		return -1;
+	}
+	if ((env.command || env.attach) && workload_option) {
+		fprintf(stderr, "allocstat-run: %s is an option of the built-in workload: "
+			"not with %s\n", workload_option, env.command ? "-- CMD" : "-p");
+		return -1;
+	}
+	if (env.command || env.attach)
+		return 0;
 	if (env.block > env.size) {
 		fprintf(stderr, "allocstat-run: --block is larger than --size\n");
 		return -1;
@@ -309,6 +416,12 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv)) {
 		fputs("Try 'allocstat-run --help' for more information.\n", stderr);
 		return 2;
+	}
+	if (env.command || env.attach) {
+		module_probe(&mi);
+		err = observe_main(&mi);
+		allocstat_table_free(&mi.first);
+		return err;
 	}
 	ncfg = plan_configs(cfgs);
 

@@ -79,6 +79,12 @@ struct env {
 	bool pmd_size_guessed;		/* hpage_pmd_size unreadable: 2 MiB */
 	bool schedstats;		/* kernel.sched_schedstats on for the runs */
 	char schedstats_why[256];	/* if not, why not */
+	/* observing a program instead of the workload (observe.c) */
+	char **command;			/* -- CMD [ARGS...], NULL-terminated */
+	pid_t attach;			/* -p PID; 0: not set */
+	uint64_t duration_ns;		/* -d; 0: until PID exits or Ctrl-C */
+	uint64_t interval_ns;		/* -i; 0: one report */
+	const char *output;		/* -o FILE; NULL: stderr (CMD), stdout (-p) */
 };
 
 /* one workload configuration */
@@ -141,6 +147,16 @@ struct thread_result {
 	uint64_t val[ALLOCSTAT_NR_FIELDS];
 	uint32_t present;
 	bool matched;			/* rows found in /proc/allocstat */
+	/*
+	 * An observed thread (-- CMD, -p): its time is its lifetime (in the
+	 * window), not alloc + touch + free; cpu_ok false: U and S unknown.
+	 */
+	bool observed;
+	bool cpu_ok, life_ok;
+	uint64_t life_ns;
+	pid_t tgid;
+	bool exited;
+	char comm[ALLOCSTAT_COMM_LEN];
 	struct buckets bk;		/* compute_breakdown() */
 	/* written by the thread while it runs, read by the progress line */
 	uint64_t progress;		/* bytes touched so far */
@@ -268,7 +284,31 @@ bool sweep_bucket_delta(struct run *const *best, int i, int k, double *ns);
 void compare_order(struct run **best, int n, int *order, bool *within_spread);
 void format_size(uint64_t bytes, char *buf, size_t len);
 
+/* observe.c: -- CMD and -p PID */
+struct observation {
+	bool attach;			/* -p, else -- CMD */
+	pid_t pid;			/* CMD's process, or the -p process */
+	int exit_status;		/* CMD's (128 + N if killed by signal N) */
+	bool exited;			/* -p: the process exited in the window */
+	uint64_t window_ns;		/* -p: the window's length */
+	int interval;			/* -p -i: which window, from 1 */
+	char track_before[256];		/* the module's track= before */
+	char note[320];			/* one line about the rows, or "" */
+};
+
+int observe_main(const struct module_info *mi);
+int observe_thread_stat(const char *s, uint64_t *utime, uint64_t *stime,
+			uint64_t *start_ticks);
+void observe_split_cpu(uint64_t cpu_ns, uint64_t uticks, uint64_t sticks,
+		       uint64_t *utime_ns, uint64_t *stime_ns);
+int observe_from_rows(struct run *r, const struct allocstat_table *t, pid_t root,
+		      uint64_t now_ns);
+void report_observed(FILE *out, const struct run *r, const struct module_info *mi,
+		     const struct observation *o);
+
 /* json.c */
+void json_observed(FILE *out, const struct module_info *mi, const struct run *r,
+		   const struct observation *o);
 void json_string(FILE *out, const char *s);
 void json_write(FILE *out, const struct module_info *mi, struct run *runs,
 		int nruns, struct run **best, int nbest);

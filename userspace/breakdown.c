@@ -6,7 +6,10 @@
  * account for is shown as unexplained.
  *
  * A thread's time T is its wall time from the start of the allocation to
- * the end of the free.  The thread reads, at both ends (workload.c):
+ * the end of the free; for a thread of an observed program (observe.c) it
+ * is its lifetime (inside -p's window), and U, S, R, Z come from
+ * /proc/allocstat's task_* columns or /proc/<pid>/task/<tid>/ instead.
+ * The thread reads, at both ends (workload.c):
  *   U, S   user and kernel CPU time: getrusage(RUSAGE_THREAD).  The kernel
  *          samples which of the two a tick hit and splits the exact CPU
  *          time in that proportion, so the split is good to a few ticks;
@@ -102,7 +105,7 @@ void thread_buckets(const struct thread_result *t, struct buckets *b)
 	memset(b, 0, sizeof(*b));
 	b->threads = 1;
 	b->rows = t->matched;
-	b->thread_ns = t->alloc_ns + t->touch_ns + t->free_ns;
+	b->thread_ns = t->observed ? t->life_ns : t->alloc_ns + t->touch_ns + t->free_ns;
 	if (zk)
 		zc = on_cpu(t, ALLOCSTAT_ZERO_NS, ALLOCSTAT_ZERO_RUNQ_NS, ALLOCSTAT_ZERO_SLEEP_NS);
 	if (fk)
@@ -117,7 +120,7 @@ void thread_buckets(const struct thread_result *t, struct buckets *b)
 	}
 
 	b->ns[BUCKET_USER] = (int64_t)t->utime_ns;
-	b->known[BUCKET_USER] = 1;
+	b->known[BUCKET_USER] = !t->observed || t->cpu_ok;
 
 	if (zk) {
 		b->ns[BUCKET_ZERO_CPU] = zc;
@@ -143,7 +146,7 @@ void thread_buckets(const struct thread_result *t, struct buckets *b)
 
 	/* kernel CPU: without fault columns, faults (and any zeroing) are in it */
 	b->ns[BUCKET_SYS_OTHER] = (int64_t)t->stime_ns - (fk ? fc : zc) - lc;
-	b->known[BUCKET_SYS_OTHER] = 1;
+	b->known[BUCKET_SYS_OTHER] = b->known[BUCKET_USER];
 	if (!fk)
 		b->holds[BUCKET_SYS_OTHER] |= BIT(BUCKET_FAULT_CPU) |
 					      (zk ? 0 : BIT(BUCKET_ZERO_CPU));
@@ -164,7 +167,10 @@ void thread_buckets(const struct thread_result *t, struct buckets *b)
 		if (b->known[k])
 			sum += b->ns[k];
 	b->ns[BUCKET_UNEXPLAINED] = (int64_t)b->thread_ns - sum;
-	b->known[BUCKET_UNEXPLAINED] = 1;
+	/* without the CPU time or the thread's time, the rest is not known */
+	b->known[BUCKET_UNEXPLAINED] = !t->observed || (t->cpu_ok && t->life_ok);
+	if (!b->known[BUCKET_UNEXPLAINED])
+		b->ns[BUCKET_UNEXPLAINED] = 0;
 }
 
 /* add one thread's buckets to a run's */

@@ -52,6 +52,23 @@ static int64_t bucket(const struct run *r, enum bucket k)
 	return r->bd.known[k] == r->bd.threads ? r->bd.ns[k] : -1;
 }
 
+/*
+ * Is @ns at least every measured bucket other than the fault and zeroing
+ * ones?  "Fault-bound": fault handling is where most of the time went,
+ * whatever else the kernel does around it (a debug kernel's free() costs
+ * nearly as much as the faults).
+ */
+static bool largest(const struct run *r, int64_t ns)
+{
+	int k;
+
+	for (k = 0; k < NR_BUCKETS; k++)
+		if (k != BUCKET_FAULT_CPU && k != BUCKET_ZERO_CPU && k != BUCKET_UNEXPLAINED &&
+		    bucket(r, (enum bucket)k) > ns)
+			return false;
+	return true;
+}
+
 static double sec(int64_t ns)
 {
 	return (double)ns / 1e9;
@@ -177,7 +194,7 @@ static void rule_small_pages(const struct run *r, const struct sums *s,
 
 	if (fault < 0 || zero < 0 || !HAS(s, FAULTS) || !HAS(s, ZERO_HUGE) ||
 	    SUM(s, ZERO_HUGE) || faults < 1000 * (uint64_t)s->rows ||
-	    (uint64_t)(fault + zero) * 2 < r->bd.thread_ns)
+	    (uint64_t)(fault + zero) * 3 < r->bd.thread_ns || !largest(r, fault + zero))
 		return;
 	saving = fault - fault / 512;
 	x = add(f, n, "small_pages", saving);
@@ -238,6 +255,9 @@ int find_findings(const struct run *r, struct finding *f)
 	rule_small_pages(r, &s, all, &n);
 	rule_read_waits(r, &s, all, &n);
 	qsort(all, (size_t)n, sizeof(all[0]), by_saving);
+	/* a fix that saves under 1% of the time is not worth a line */
+	while (n > 0 && all[n - 1].saving_ns * 100 < (int64_t)r->bd.thread_ns)
+		n--;
 	if (n > MAX_FINDINGS)
 		n = MAX_FINDINGS;
 	memcpy(f, all, sizeof(all[0]) * (size_t)n);

@@ -139,6 +139,8 @@ static void jlong(FILE *out, const char *key, long v)
 		fprintf(out, "\"%s\": null, ", key);
 }
 
+static void module_json(FILE *out, const struct module_info *mi);
+
 static void config_json(FILE *out, const struct module_info *mi)
 {
 	static const char *const modes[] = { "single", "sweep", "compare" };
@@ -174,6 +176,11 @@ static void config_json(FILE *out, const struct module_info *mi)
 	}
 	fputs("],\n", out);
 
+	module_json(out, mi);
+}
+
+static void module_json(FILE *out, const struct module_info *mi)
+{
 	fputs("  \"module\": {\"loaded\": ", out);
 	fputs(mi->loaded ? "true" : "false", out);
 	fputs(", \"path\": ", out);
@@ -254,6 +261,20 @@ static void buckets_json(FILE *out, const struct buckets *b, bool run)
 	fputs("}}", out);
 }
 
+/* a thread's counters (null where unknown), then its buckets */
+static void counters_json(FILE *out, const struct thread_result *t, bool counters)
+{
+	for (int f = 0; f < ALLOCSTAT_NR_FIELDS; f++) {
+		if (counters && (t->present & (1u << f)))
+			fprintf(out, ", \"%s\": %llu", allocstat_field_name(f),
+				(unsigned long long)t->val[f]);
+		else
+			fprintf(out, ", \"%s\": null", allocstat_field_name(f));
+	}
+	fputs(", ", out);
+	buckets_json(out, &t->bk, false);
+}
+
 /* "findings": [ { "rule", "evidence", "fix", "saving_ns", "basis" } ], or null */
 static void findings_json(FILE *out, const struct run *r)
 {
@@ -302,15 +323,7 @@ static void thread_json(FILE *out, const struct thread_result *t, bool counters)
 	jopt(out, "sleep_ns", t->sleep_ns, t->sleep_ok);
 	fprintf(out, "\"minflt\": %ld, \"majflt\": %ld, \"matched\": %s", t->minflt,
 		t->majflt, counters && t->matched ? "true" : "false");
-	for (int f = 0; f < ALLOCSTAT_NR_FIELDS; f++) {
-		if (counters && (t->present & (1u << f)))
-			fprintf(out, ", \"%s\": %llu", allocstat_field_name(f),
-				(unsigned long long)t->val[f]);
-		else
-			fprintf(out, ", \"%s\": null", allocstat_field_name(f));
-	}
-	fputs(", ", out);
-	buckets_json(out, &t->bk, false);
+	counters_json(out, t, counters);
 	fputc('}', out);
 }
 
@@ -418,4 +431,97 @@ void json_write(FILE *out, const struct module_info *mi, struct run *runs,
 		fputs("null", out);
 	}
 	fputs("\n}\n", out);
+}
+
+/*
+ * --json for an observed program (-- CMD, -p): schema allocstat-run/4.
+ *
+ * {
+ *   "schema": "allocstat-run/4",
+ *   "command": { "argv": [ string ], "pid", "exit_status" } or null,
+ *   "attach": { "pid", "window", "window_ns", "exited" } or null,
+ *   "warnings": [ string ],
+ *   "module": { as allocstat-run/3, and "track_before" },
+ *   "runs": [ { "threads", "processes", "counters", "cpu_ns",
+ *               "breakdown", "findings",
+ *               "per_thread": [ { "tid", "tgid", "comm", "state",
+ *                 "thread_ns", "cpu_ns", "utime_ns", "stime_ns",
+ *                 "run_delay_ns", "sleep_ns", "matched",
+ *                 <every /proc/allocstat counter column>, "breakdown" } ] } ]
+ * }
+ *
+ * Unknown values are null.  -p -i writes one such document per window.
+ */
+void json_observed(FILE *out, const struct module_info *mi, const struct run *r,
+		   const struct observation *o)
+{
+	int procs = 0;
+
+	fputs("{\n  \"schema\": \"allocstat-run/4\",\n  \"command\": ", out);
+	if (o->attach) {
+		fputs("null,\n", out);
+	} else {
+		fputs("{\"argv\": [", out);
+		for (int i = 0; env.command[i]; i++) {
+			if (i)
+				fputs(", ", out);
+			json_string(out, env.command[i]);
+		}
+		fprintf(out, "], \"pid\": %d, \"exit_status\": %d},\n", (int)o->pid,
+			o->exit_status);
+	}
+	fputs("  \"attach\": ", out);
+	if (o->attach)
+		fprintf(out, "{\"pid\": %d, \"window\": %d, \"window_ns\": %llu, "
+			"\"exited\": %s},\n", (int)o->pid, o->interval,
+			(unsigned long long)o->window_ns, o->exited ? "true" : "false");
+	else
+		fputs("null,\n", out);
+	fputs("  \"warnings\": [", out);
+	for (int i = 0; i < nr_warnings; i++) {
+		json_string(out, warnings[i]);
+		if (i + 1 < nr_warnings)
+			fputs(", ", out);
+	}
+	fputs(o->note[0] ? "], \"note\": " : "], \"note\": null", out);
+	if (o->note[0])
+		json_string(out, o->note);
+	fputs(",\n", out);
+	module_json(out, mi);
+	fputs("  \"track_before\": ", out);
+	json_string(out, mi->loaded ? o->track_before : NULL);
+	fputs(",\n", out);
+	for (int i = 0; i < r->cfg.threads; i++) {
+		bool first = true;
+
+		for (int j = 0; j < i && first; j++)
+			first = r->thr[j].tgid != r->thr[i].tgid;
+		procs += first;
+	}
+	fprintf(out, "  \"runs\": [\n    {\"threads\": %d, \"processes\": %d, "
+		"\"counters\": %s,\n      ", r->cfg.threads, procs,
+		r->counters ? "true" : "false");
+	ju64(out, "cpu_ns", r->cpu_ns, true);
+	buckets_json(out, &r->bd, true);
+	fputs(",\n", out);
+	findings_json(out, r);
+	fputs("      \"per_thread\": [\n", out);
+	for (int i = 0; i < r->cfg.threads; i++) {
+		const struct thread_result *t = &r->thr[i];
+
+		fprintf(out, "        {\"tid\": %d, \"tgid\": %d, \"comm\": ", (int)t->tid,
+			(int)t->tgid);
+		json_string(out, t->comm);
+		fprintf(out, ", \"state\": \"%s\", ", t->exited ? "exited" : "alive");
+		jopt(out, "thread_ns", t->life_ns, t->life_ok);
+		jopt(out, "cpu_ns", t->cpu_ns, t->cpu_ok);
+		jopt(out, "utime_ns", t->utime_ns, t->cpu_ok);
+		jopt(out, "stime_ns", t->stime_ns, t->cpu_ok);
+		jopt(out, "run_delay_ns", t->run_delay_ns, t->run_delay_ok);
+		jopt(out, "sleep_ns", t->sleep_ns, t->sleep_ok);
+		fprintf(out, "\"matched\": %s", r->counters && t->matched ? "true" : "false");
+		counters_json(out, t, r->counters);
+		fputs(i + 1 < r->cfg.threads ? "},\n" : "}\n", out);
+	}
+	fputs("      ]}\n  ]\n}\n", out);
 }

@@ -72,6 +72,20 @@ static void put_val(FILE *out, const struct thread_result *t, int f, int width)
 		fprintf(out, " %*llu", width, (unsigned long long)t->val[f]);
 }
 
+/* a thread's module counters in the per-thread table, as its header names them */
+static void put_counters(FILE *out, const struct thread_result *t)
+{
+	put_val(out, t, ALLOCSTAT_FAULTS, 8);
+	put_val(out, t, ALLOCSTAT_FAULT_NS, 9);
+	put_val(out, t, ALLOCSTAT_ZERO_PAGES, 10);
+	put_val(out, t, ALLOCSTAT_ZERO_NS, 9);
+	put_val(out, t, ALLOCSTAT_MMAP_READ_WAIT_NS, 10);
+	put_val(out, t, ALLOCSTAT_MMAP_READ_HOLD_NS, 10);
+	put_val(out, t, ALLOCSTAT_MMAP_WRITE_WAIT_NS, 10);
+	put_val(out, t, ALLOCSTAT_MMAP_WRITE_HOLD_NS, 10);
+	put_val(out, t, ALLOCSTAT_VMA_FAULTS, 10);
+}
+
 /* why buckets are unknown in this run, one clause each */
 static void unknown_reasons(FILE *out, const struct run *r, const struct module_info *mi)
 {
@@ -105,6 +119,16 @@ static void unknown_reasons(FILE *out, const struct run *r, const struct module_
 					"on this kernel" : "not timed by the module",
 				mi->first.hooks);
 		}
+	}
+	if (r->cfg.threads && r->thr[0].observed) {
+		if (bd->known[BUCKET_USER] < bd->threads || bd->known[BUCKET_RUNQ] < bd->threads ||
+		    bd->known[BUCKET_SLEEP_OTHER] < bd->threads)
+			fprintf(out, "  -: a thread's CPU, runqueue or sleep time is unknown: it "
+				"exited without the module's exit hook (task_* columns \"-\"), "
+				"or /proc/<pid>/task/<tid>/ could not be read\n");
+		if (bd->known[BUCKET_SLEEP_OTHER] < bd->threads && env.schedstats_why[0])
+			fprintf(out, "  -: no sleep time: %s\n", env.schedstats_why);
+		return;
 	}
 	if (bd->known[BUCKET_RUNQ] < bd->threads) {
 		int failed = 0, err = 0;
@@ -165,14 +189,20 @@ static int col_width(const char *name)
 /* the buckets of each thread, in ms */
 static void report_thread_buckets(FILE *out, const struct run *r)
 {
-	fprintf(out, "%3s", "thr");
+	bool observed = r->cfg.threads && r->thr[0].observed;
+
+	/* an observed program's threads are known by tid, the workload's by index */
+	fprintf(out, observed ? "%7s" : "%3s", observed ? "tid" : "thr");
 	for (int k = 0; k < NR_BUCKETS; k++)
 		fprintf(out, " %*s_ms", col_width(buckets[k].abbrev), buckets[k].abbrev);
 	fprintf(out, " %10s\n", "thread_ms");
 	for (int i = 0; i < r->cfg.threads; i++) {
 		const struct buckets *b = &r->thr[i].bk;
 
-		fprintf(out, "%3d", i);
+		if (observed)
+			fprintf(out, "%7d", (int)r->thr[i].tid);
+		else
+			fprintf(out, "%3d", i);
 		for (int k = 0; k < NR_BUCKETS; k++) {
 			int w = col_width(buckets[k].abbrev) + 3;	/* + "_ms" */
 
@@ -181,7 +211,10 @@ static void report_thread_buckets(FILE *out, const struct run *r)
 			else
 				fprintf(out, " %*s", w, "-");
 		}
-		fprintf(out, " %10.1f\n", ms(b->thread_ns));
+		if (observed && !r->thr[i].life_ok)
+			fprintf(out, " %10s\n", "-");
+		else
+			fprintf(out, " %10.1f\n", ms(b->thread_ns));
 	}
 }
 
@@ -238,15 +271,7 @@ void report_run(FILE *out, const struct run *r, const struct module_info *mi)
 		fprintf(out, "%3d %7d %9.1f %9.1f %8.1f %8ld", i, (int)t->tid,
 			ms(t->alloc_ns), ms(t->touch_ns), ms(t->free_ns), t->minflt);
 		if (r->counters) {
-			put_val(out, t, ALLOCSTAT_FAULTS, 8);
-			put_val(out, t, ALLOCSTAT_FAULT_NS, 9);
-			put_val(out, t, ALLOCSTAT_ZERO_PAGES, 10);
-			put_val(out, t, ALLOCSTAT_ZERO_NS, 9);
-			put_val(out, t, ALLOCSTAT_MMAP_READ_WAIT_NS, 10);
-			put_val(out, t, ALLOCSTAT_MMAP_READ_HOLD_NS, 10);
-			put_val(out, t, ALLOCSTAT_MMAP_WRITE_WAIT_NS, 10);
-			put_val(out, t, ALLOCSTAT_MMAP_WRITE_HOLD_NS, 10);
-			put_val(out, t, ALLOCSTAT_VMA_FAULTS, 10);
+			put_counters(out, t);
 			any |= t->matched;
 		}
 		fputc('\n', out);
@@ -424,4 +449,109 @@ void report_compare(FILE *out, struct run **best, int n)
 			"the order of the two is not known\n");
 	if (!thp_available())
 		fprintf(out, "note: transparent huge pages are off here: thp behaves like mmap\n");
+}
+
+/* "sh -c 'exit 7'": the command line, quoted where a shell would need it */
+static void put_argv(FILE *out, char *const *argv)
+{
+	for (int i = 0; argv[i]; i++) {
+		const char *a = argv[i];
+
+		if (i)
+			fputc(' ', out);
+		if (*a && !a[strcspn(a, " \t\n'\"\\$`*?[]{}()<>|&;#~")]) {
+			fputs(a, out);
+			continue;
+		}
+		fputc('\'', out);
+		for (; *a; a++)
+			if (*a == '\'')
+				fputs("'\\''", out);
+			else
+				fputc(*a, out);
+		fputc('\'', out);
+	}
+}
+
+/* a time in ms, "-" when unknown */
+static void put_ms(FILE *out, uint64_t ns, bool ok, int width)
+{
+	if (ok)
+		fprintf(out, " %*.1f", width, ms(ns));
+	else
+		fprintf(out, " %*s", width, "-");
+}
+
+/*
+ * The report on an observed program (-- CMD, -p): what it ran, each thread
+ * of the tree with its lifetime, CPU time and the module's counters, then
+ * the breakdown as for the workload.
+ */
+void report_observed(FILE *out, const struct run *r, const struct module_info *mi,
+		     const struct observation *o)
+{
+	int procs = 0, with_rows = 0;
+
+	if (o->attach)
+		fprintf(out, "allocstat-run: pid %d, window %d: %.3f s%s\n", (int)o->pid,
+			o->interval, (double)o->window_ns / 1e9,
+			o->exited ? " (the process exited)" : "");
+	else {
+		fprintf(out, "allocstat-run: command: ");
+		put_argv(out, env.command);
+		fprintf(out, "\nallocstat-run: pid %d, exit status %d\n", (int)o->pid,
+			o->exit_status);
+	}
+	for (int i = 0; i < r->cfg.threads; i++) {
+		bool first = true;
+
+		for (int j = 0; j < i && first; j++)
+			first = r->thr[j].tgid != r->thr[i].tgid;
+		procs += first;
+		with_rows += r->thr[i].matched;
+	}
+	fprintf(out, "process tree: %d thread%s in %d process%s, %d with allocstat rows\n",
+		r->cfg.threads, r->cfg.threads == 1 ? "" : "s", procs, procs == 1 ? "" : "es",
+		with_rows);
+	if (r->counters)
+		fprintf(out, "allocstat %s, kernel %s, hooks %s, dropped %llu, missed %llu, "
+			"track=%s before (%s)\n", mi->first.version, mi->first.kernel,
+			mi->first.hooks, (unsigned long long)mi->first.dropped,
+			(unsigned long long)mi->first.missed, o->track_before,
+			o->attach ? "put back when allocstat-run ends" : "put back");
+	if (o->note[0])
+		fprintf(out, "note: %s\n", o->note);
+	if (!r->cfg.threads) {
+		fprintf(out, "no threads to show%s\n", r->counters ?
+			" (no row of the process tree in /proc/allocstat)" : "");
+		return;
+	}
+	fprintf(out, "%7s %7s %-16s %-6s %9s %9s", "tid", "tgid", "comm", "state",
+		"thread_ms", "cpu_ms");
+	if (r->counters)
+		fprintf(out, " %8s %9s %10s %9s %10s %10s %10s %10s %10s",
+			"faults", "fault_ms", "zero_pages", "zero_ms", "rd_wait_ms",
+			"rd_hold_ms", "wr_wait_ms", "wr_hold_ms", "vma_faults");
+	fputc('\n', out);
+	for (int i = 0; i < r->cfg.threads; i++) {
+		const struct thread_result *t = &r->thr[i];
+		char comm[17];
+		int j;
+
+		/* comm as one word: blanks would shift the columns */
+		snprintf(comm, sizeof(comm), "%.16s", t->comm[0] ? t->comm : "-");
+		for (j = 0; comm[j]; j++)
+			if (comm[j] == ' ' || comm[j] == '\t' || comm[j] < 0x20)
+				comm[j] = '_';
+		fprintf(out, "%7d %7d %-16s %-6s", (int)t->tid, (int)t->tgid, comm,
+			t->exited ? "exited" : "alive");
+		put_ms(out, t->life_ns, t->life_ok, 9);
+		put_ms(out, t->cpu_ns, t->cpu_ok, 9);
+		if (r->counters) {
+			put_counters(out, t);
+		}
+		fputc('\n', out);
+	}
+	report_thread_buckets(out, r);
+	report_breakdown(out, r, mi);
 }

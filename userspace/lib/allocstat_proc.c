@@ -20,8 +20,17 @@ static const char *const field_names[ALLOCSTAT_NR_FIELDS] = {
 #undef X
 };
 
+static const char *const task_field_names[ALLOCSTAT_NR_TASK_FIELDS] = {
+#define X(id, name) [ALLOCSTAT_TASK_##id] = #name,
+	ALLOCSTAT_TASK_FIELDS(X)
+#undef X
+};
+
 /* what a header column maps to */
-enum col_kind { COL_UNKNOWN, COL_TID, COL_TGID, COL_COMM, COL_STATE, COL_FIELD };
+enum col_kind {
+	COL_UNKNOWN, COL_TID, COL_TGID, COL_COMM, COL_STATE, COL_FIELD, COL_ROOT,
+	COL_TASK,
+};
 
 struct col {
 	enum col_kind kind;
@@ -31,6 +40,19 @@ struct col {
 const char *allocstat_field_name(enum allocstat_field f)
 {
 	return (unsigned int)f < ALLOCSTAT_NR_FIELDS ? field_names[f] : NULL;
+}
+
+const char *allocstat_task_field_name(enum allocstat_task_field f)
+{
+	return (unsigned int)f < ALLOCSTAT_NR_TASK_FIELDS ? task_field_names[f] : NULL;
+}
+
+static int task_field_index(const char *name)
+{
+	for (int i = 0; i < ALLOCSTAT_NR_TASK_FIELDS; i++)
+		if (!strcmp(name, task_field_names[i]))
+			return i;
+	return -1;
 }
 
 int allocstat_field_index(const char *name)
@@ -151,6 +173,7 @@ static int parse_title(char *line, struct allocstat_table *t, char *err,
 			    "line 1: allocstat %.40s: this parser reads major version %d only",
 			    f[2], ALLOCSTAT_MAJOR);
 	snprintf(t->version, sizeof(t->version), "%s", f[2]);
+	snprintf(t->track, sizeof(t->track), "absent");
 	for (int i = 3; i < n && i < MAX_COLS; i++) {
 		char *eq = strchr(f[i], '=');
 		uint64_t *num = NULL;
@@ -162,6 +185,11 @@ static int parse_title(char *line, struct allocstat_table *t, char *err,
 			snprintf(t->kernel, sizeof(t->kernel), "%s", eq);
 		else if (!strcmp(f[i], "hooks"))
 			snprintf(t->hooks, sizeof(t->hooks), "%s", eq);
+		else if (!strcmp(f[i], "track")) {
+			if (!*eq || strlen(eq) >= sizeof(t->track))
+				return fail(err, errlen, "line 1: bad track=%.40s", eq);
+			snprintf(t->track, sizeof(t->track), "%s", eq);
+		}
 		else if (!strcmp(f[i], "tasks"))
 			num = &t->tasks;
 		else if (!strcmp(f[i], "dropped"))
@@ -200,10 +228,21 @@ static int parse_columns(char *line, struct col *cols, int *ncols,
 			if (c.field >= 0)
 				c.kind = COL_FIELD;
 		}
+		if (c.kind == COL_UNKNOWN && !strcmp(f[i], "root"))
+			c.kind = COL_ROOT;
+		if (c.kind == COL_UNKNOWN) {
+			c.field = task_field_index(f[i]);
+			if (c.field >= 0)
+				c.kind = COL_TASK;
+		}
 		if (c.kind == COL_FIELD) {
 			if (t->columns & (1u << c.field))
 				return fail(err, errlen, "line 2: duplicate column %s", f[i]);
 			t->columns |= 1u << c.field;
+		} else if (c.kind == COL_TASK) {
+			if (t->task_columns & (1u << c.field))
+				return fail(err, errlen, "line 2: duplicate column %s", f[i]);
+			t->task_columns |= 1u << c.field;
 		} else if (c.kind != COL_UNKNOWN) {
 			if (seen & (1u << c.kind))
 				return fail(err, errlen, "line 2: duplicate column %s", f[i]);
@@ -213,6 +252,7 @@ static int parse_columns(char *line, struct col *cols, int *ncols,
 		}
 		cols[i] = c;
 	}
+	t->has_root_col = seen & (1u << COL_ROOT);
 	if ((seen & 0x1e) != 0x1e)
 		return fail(err, errlen,
 			    "line 2: missing column header (need tid tgid comm state)");
@@ -262,6 +302,22 @@ static int parse_row(char *line, int lineno, const struct col *cols, int ncols,
 					    field_names[cols[i].field], f[i]);
 			r->val[cols[i].field] = v;
 			r->present |= 1u << cols[i].field;
+			break;
+		case COL_ROOT:
+			if (!strcmp(f[i], "-"))
+				break;
+			if (parse_u64(f[i], &r->root))
+				return fail(err, errlen, "line %d: bad root '%s'", lineno, f[i]);
+			r->has_root = true;
+			break;
+		case COL_TASK:
+			if (!strcmp(f[i], "-"))
+				break;
+			if (parse_u64(f[i], &v))
+				return fail(err, errlen, "line %d: bad %s '%s'", lineno,
+					    task_field_names[cols[i].field], f[i]);
+			r->task[cols[i].field] = v;
+			r->task_present |= 1u << cols[i].field;
 			break;
 		case COL_UNKNOWN:
 			break;
@@ -458,6 +514,24 @@ bool allocstat_hook_active(const struct allocstat_table *t, const char *name)
 		if (!end)
 			break;
 		p = end + 1;
+	}
+	return false;
+}
+
+bool allocstat_track_has(const struct allocstat_table *t, uint64_t tgid)
+{
+	for (const char *p = t->track; *p;) {
+		uint64_t v = 0;
+		bool digits = *p >= '0' && *p <= '9';
+
+		for (; *p >= '0' && *p <= '9'; p++)
+			v = v * 10 + (uint64_t)(*p - '0');
+		if (digits && (*p == ',' || !*p) && v == tgid)
+			return true;
+		p = strchr(p, ',');
+		if (!p)
+			break;
+		p++;
 	}
 	return false;
 }

@@ -4,9 +4,10 @@
  * the selftests' C helpers.
  *
  * Format (see the team contract / README):
- *   # allocstat <version> kernel=<release> hooks=<a,b,c> tasks=<n> dropped=<n> recycled=<n> missed=<n>
- *   (recycled= since 0.2.0; has_recycled says whether the header had it)
- *   tid tgid comm state faults fault_ns ...          (column header)
+ *   # allocstat <version> kernel=<release> hooks=<a,b,c> tasks=<n> dropped=<n> recycled=<n> missed=<n> track=<all|none|tgid,...>
+ *   (recycled= since 0.2.0; has_recycled says whether the header had it;
+ *   track= is kept as a string, "absent" when an older module omits it)
+ *   tid tgid comm state faults fault_ns ... root task_start_ns ...  (column header)
  *   <one row per task, fields separated by single spaces>
  *
  * Columns are mapped by header name; unknown extra columns are ignored; a
@@ -73,6 +74,31 @@ enum allocstat_field {
 	ALLOCSTAT_NR_FIELDS
 };
 
+/*
+ * The task's own lifetime columns, after root.  They are not counters of
+ * allocstat's hooks (a consumer that sums or exports counters must not take
+ * them for some), so they live apart from val[].  task_start_ns is the
+ * task's start, CLOCK_MONOTONIC ns; the others are written by the exit hook
+ * ("-" while the task lives): its end (CLOCK_MONOTONIC), CPU time
+ * (= utime + stime), runqueue time (schedstat's run_delay) and sleep time
+ * (sum_sleep_runtime).
+ */
+#define ALLOCSTAT_TASK_FIELDS(X)		\
+	X(START, task_start_ns)			\
+	X(END, task_end_ns)			\
+	X(CPU, task_cpu_ns)			\
+	X(UTIME, task_utime_ns)			\
+	X(STIME, task_stime_ns)			\
+	X(RUNQ, task_runq_ns)			\
+	X(SLEEP, task_sleep_ns)
+
+enum allocstat_task_field {
+#define X(id, name) ALLOCSTAT_TASK_##id,
+	ALLOCSTAT_TASK_FIELDS(X)
+#undef X
+	ALLOCSTAT_NR_TASK_FIELDS
+};
+
 struct allocstat_row {
 	uint64_t tid;
 	uint64_t tgid;
@@ -80,6 +106,11 @@ struct allocstat_row {
 	bool exited;			/* state column: alive / exited */
 	uint64_t val[ALLOCSTAT_NR_FIELDS];
 	uint32_t present;		/* bit i set: val[i] was a number */
+	/* root: the tgid through which the row is tracked (has_root: a number) */
+	uint64_t root;
+	bool has_root;
+	uint64_t task[ALLOCSTAT_NR_TASK_FIELDS];
+	uint32_t task_present;		/* bit i set: task[i] was a number */
 };
 
 struct allocstat_table {
@@ -89,11 +120,14 @@ struct allocstat_table {
 	char hooks[256];		/* comma-separated, opaque */
 	uint64_t tasks, dropped, recycled, missed;
 	bool has_recycled;		/* recycled= was in the header (0.2.0+) */
+	char track[256];		/* track=: "all", "none", "12,34"; "absent" */
 	/* rows in file order (oldest task first) */
 	struct allocstat_row *rows;
 	size_t nr_rows;
 	size_t nr_extra_cols;		/* unknown columns ignored */
 	uint32_t columns;		/* bit i: counter i is in the header */
+	uint32_t task_columns;		/* bit i: task column i is in the header */
+	bool has_root_col;		/* root is in the header */
 	bool truncated;			/* an incomplete last line was dropped */
 };
 
@@ -135,6 +169,21 @@ static inline bool allocstat_has(const struct allocstat_row *r,
 {
 	return r && (r->present & (1u << f));
 }
+
+static inline bool allocstat_has_task(const struct allocstat_row *r,
+				      enum allocstat_task_field f)
+{
+	return r && (r->task_present & (1u << f));
+}
+
+/* Column name of a task column ("task_start_ns", ...), or NULL. */
+const char *allocstat_task_field_name(enum allocstat_task_field f);
+
+/*
+ * Whether tgid is in the table's track= set: 1 yes, 0 no (also for "all",
+ * "none", "absent"), as a list of tgids.
+ */
+bool allocstat_track_has(const struct allocstat_table *t, uint64_t tgid);
 
 /* Column name of a counter ("faults", ...), or NULL. */
 const char *allocstat_field_name(enum allocstat_field f);

@@ -3,6 +3,7 @@
 """A stand-in for /proc/allocstat, for host tests of allocstat-run.
 
 Usage: fake-allocstat.py FIFO [--fail-from N] [--tasks-off-by N]
+       fake-allocstat.py FIFO --tree CONTROL [--track all|none|N,...]
 
 Serves the FIFO forever (each open gets one snapshot).  --fail-from N:
 from the Nth open on (0: the first), serve text that does not parse.
@@ -16,6 +17,7 @@ run must show exactly DELTA in allocstat-run's output.
 """
 import os
 import sys
+import threading
 import time
 
 COLS = ("faults fault_ns fault_runq_ns fault_sleep_ns fault_max_ns vma_faults "
@@ -94,9 +96,148 @@ def driver_pids():
             continue
 
 
+# ---- --tree: the module's fork-following format (root, task_* columns) ----
+#
+# The commands allocstat-run writes go to the file CONTROL
+# (ALLOCSTAT_CONTROL), one a line; the header's track= is the state they
+# leave, starting from --track (default none).  A background thread scans
+# /proc every few ms for the processes below allocstat-run; the topmost one
+# (allocstat-run's child) is the root of its subtree, whose tasks get rows
+# while the root is in the track set.  Live tasks are "alive" with
+# task_start_ns (the first time seen, CLOCK_MONOTONIC) and "-" in the
+# other task_* columns; gone ones are "exited" with task_end_ns the last
+# time seen and, by construction, utime 2 ms, stime 3 ms, runq 1 ms and
+# sleep the rest of their lifetime: each such thread's breakdown is user
+# 2.0, runq 1.0, unexplained 0.0 (ms), and its counters are DELTA.
+
+TASK_COLS = ("root task_start_ns task_end_ns task_cpu_ns task_utime_ns "
+             "task_stime_ns task_runq_ns task_sleep_ns").split()
+MS = 1000000
+
+
+def track_state(control, initial):
+    state = initial
+    try:
+        with open(control) as f:
+            lines = f.read().split("\n")
+    except OSError:
+        lines = []
+    for line in lines:
+        w = line.split()
+        if len(w) != 2:
+            continue
+        if w[0] == "track" and w[1] in ("all", "none"):
+            state = w[1]
+        elif w[0] == "track":
+            s = [] if state in ("all", "none") else state.split(",")
+            if w[1] not in s:
+                s.append(w[1])
+            state = ",".join(s)
+        elif w[0] == "untrack" and state not in ("all", "none"):
+            s = [x for x in state.split(",") if x != w[1]]
+            state = ",".join(s) if s else "none"
+    return state
+
+
+def proc_tree():
+    """{pid: (ppid, comm)} of every process."""
+    procs = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                st = f.read()
+            procs[int(pid)] = (int(st[st.rindex(")") + 2:].split()[1]),
+                               st[st.index("(") + 1:st.rindex(")")])
+        except (OSError, ValueError):
+            continue
+    return procs
+
+
+class Tree:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.tasks = {}     # (tgid, tid) -> [root, comm, start, last, alive]
+
+    def scan(self):
+        procs = proc_tree()
+        drivers = {p for p, (pp, c) in procs.items()
+                   if c == "allocstat-run" and procs.get(pp, (0, ""))[1] != c}
+        now = time.monotonic_ns()
+        seen = set()
+        for pid in procs:
+            root, p, n = None, pid, 0
+            while p in procs and n < 64:
+                if procs[p][0] in drivers:
+                    root = p
+                    break
+                p, n = procs[p][0], n + 1
+            if root is None:
+                continue
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                        comm = f.read().strip().replace(" ", "\\040")
+                except OSError:
+                    continue
+                seen.add((pid, int(tid)))
+                with self.lock:
+                    t = self.tasks.setdefault((pid, int(tid)),
+                                              [root, comm, now, now, True])
+                    t[1], t[3], t[4] = comm, now, True
+        with self.lock:
+            for k, t in self.tasks.items():
+                if k not in seen:
+                    t[4] = False
+
+    def run(self):
+        while True:
+            self.scan()
+            time.sleep(0.002)
+
+    def text(self, track):
+        # a task that exited since the last scan is "exited" now, as the
+        # module's exit hook would have it
+        self.scan()
+        roots = set(track.split(",")) if track not in ("all", "none") else set()
+        rows = []
+        with self.lock:
+            for (tgid, tid), (root, comm, start, last, alive) in \
+                    sorted(self.tasks.items(), key=lambda kv: kv[1][2]):
+                if str(root) not in roots:
+                    continue
+                vals = ["-" if c in ("vma_faults", "vma_retry")
+                        else str(DELTA.get(c, 0)) for c in COLS]
+                if alive:
+                    task = [root, start] + ["-"] * 6
+                else:
+                    life = last - start
+                    task = [root, start, last, 5 * MS, 2 * MS, 3 * MS, MS,
+                            max(0, life - 6 * MS)]
+                rows.append(" ".join(map(str, [tid, tgid, comm,
+                                               "alive" if alive else "exited"]
+                                         + vals + task)))
+        head = (f"# allocstat 0.3.0 kernel=fake hooks=faults,zeroing,mmap_lock,fork "
+                f"tasks={len(rows)} dropped=0 recycled=0 missed=0 track={track}\n"
+                "tid tgid comm state " + " ".join(COLS + TASK_COLS) + "\n")
+        return head + "".join(r + "\n" for r in rows)
+
+
 def main():
     fifo = os.path.realpath(sys.argv[1])
-    opts = dict(zip(sys.argv[2::2], map(int, sys.argv[3::2])))
+    if len(sys.argv) > 3 and sys.argv[2] == "--tree":
+        control = sys.argv[3]
+        initial = sys.argv[5] if sys.argv[4:5] == ["--track"] else "none"
+        tree = Tree()
+        threading.Thread(target=tree.run, daemon=True).start()
+    else:
+        tree = None
+    opts = dict(zip(sys.argv[2::2], map(int, sys.argv[3::2]))) if not tree else {}
     fail_from = opts.get("--fail-from", -1)
     tasks_off = opts.get("--tasks-off-by", 0)
     served = 0
@@ -110,7 +251,9 @@ def main():
                 deadline = time.monotonic() + 5
                 while not reader_holds(fifo) and time.monotonic() < deadline:
                     time.sleep(0.0005)
-                if 0 <= fail_from <= served:
+                if tree:
+                    f.write(tree.text(track_state(control, initial)))
+                elif 0 <= fail_from <= served:
                     f.write("tid tgid comm state\n")   # no title line
                 else:
                     f.write(snapshot(seen, tasks_off))

@@ -521,6 +521,220 @@ diag "$(cat "$TMP/py")"
 check "--compare: 3 repetitions by default, interleaved (A B C A B C), min-max and spread marks in JSON" \
 	test $rc -eq 0 -a $pyrc -eq 0
 
+# ---- observing a program: -- CMD, -p PID ----
+# none of the expected values below come from a run of allocstat-run: they
+# are what the shell, printf and the fake module were made to produce
+export ALLOCSTAT_PROC=/nonexistent
+run -- sh -c 'exit 7'
+diag "$(cat "$TMP/err")"
+check "-- sh -c 'exit 7': exit 7, says the module is not loaded, report on stderr, stdout empty" \
+	test $rc -eq 7 -a -n "$(grep 'module not loaded' "$TMP/err")" \
+	-a -n "$(grep "^allocstat-run: command: sh -c 'exit 7'\$" "$TMP/err")" -a ! -s "$TMP/out"
+
+# CMD's stdout byte for byte: a NUL, no final newline; and its stderr
+printf 'a\000b\nno newline' > "$TMP/want"
+run -- sh -c 'printf "a\\000b\\nno newline"; echo to-stderr >&2'
+check "-- CMD: CMD's stdout passes through byte-exact (NUL, no final newline), exit 0" \
+	test $rc -eq 0 -a "$(cmp "$TMP/want" "$TMP/out" > /dev/null 2>&1; echo $?)" -eq 0
+check "-- CMD: CMD's stderr passes through, before the report" \
+	test "$(grep -n -m1 '' "$TMP/err" | grep -c to-stderr)" -eq 0 -a \
+	"$(grep -c '^to-stderr$' "$TMP/err")" -eq 1
+
+run -- /nonexistent/no-such-command arg
+diag "$(cat "$TMP/err")"
+check "-- CMD not found: exit 127, 'allocstat-run: CMD: No such file or directory', no report" \
+	test $rc -eq 127 -a -n "$(grep -x 'allocstat-run: /nonexistent/no-such-command: No such file or directory' "$TMP/err")" \
+	-a -z "$(grep 'process tree' "$TMP/err")" -a ! -s "$TMP/out"
+run -- no-such-command-allocstat
+check "-- CMD not in PATH: exit 127" test $rc -eq 127
+printf 'echo hi\n' > "$TMP/noexec"
+chmod 0644 "$TMP/noexec"
+run -- "$TMP/noexec"
+diag "$(cat "$TMP/err")"
+if [ "$(id -u)" = 0 ] && [ -x "$TMP/noexec" ]; then
+	skip "-- CMD not executable: exit 126" "root may execute it"
+else
+	check "-- CMD not executable: exit 126, Permission denied" \
+		test $rc -eq 126 -a -n "$(grep 'noexec: Permission denied' "$TMP/err")"
+fi
+run -- sh -c 'kill -TERM $$'
+check "-- CMD killed by SIGTERM: exit 128+15" test $rc -eq 143
+run -- sh -c 'kill -INT $$'
+check "-- CMD killed by SIGINT: exit 128+2 (allocstat-run ignored it, CMD did not)" test $rc -eq 130
+
+run -o "$TMP/report" -- sh -c 'echo out; exit 3'
+check "-o FILE: the report in FILE, not on stderr; CMD's stdout untouched; exit 3" \
+	test $rc -eq 3 -a "$(cat "$TMP/out")" = out \
+	-a -n "$(grep '^allocstat-run: command:' "$TMP/report")" \
+	-a -z "$(grep '^allocstat-run: command:' "$TMP/err")"
+run -o /nonexistent/dir/report -- true
+check "-o into a missing directory: exit 1, names the file, CMD not run" \
+	test $rc -eq 1 -a -n "$(grep '/nonexistent/dir/report' "$TMP/err")"
+run --require-module -- sh -c 'echo ran'
+check "--require-module -- CMD without the module: exit 1, CMD not run" \
+	test $rc -eq 1 -a ! -s "$TMP/out"
+
+for bad in "--" "-p 1 -- true" "-d 1" "-i 1" "-p 0" "-p x" "-p 1 -d 0" "-p 1 -d -1" \
+	   "-p 1 -i 1x" "-o f" "-t 2 -- true" "--sweep -- true" "-m mmap -p 1" "true"; do
+	# shellcheck disable=SC2086
+	run $bad
+	check "bad usage '$bad': exit 2, one line and \"Try 'allocstat-run --help' ...\"" \
+		test $rc -eq 2 -a ! -s "$TMP/out" -a "$(wc -l < "$TMP/err")" -eq 2 \
+		-a "$(tail -n 1 "$TMP/err")" = "Try 'allocstat-run --help' for more information."
+	diag "'$bad' -> exit $rc: $(head -n 1 "$TMP/err")"
+done
+
+# -p without the module: a sleeping process for 0.5 s
+sleep 5 &
+spid=$!
+run -p $spid -d 0.5 --json
+kill $spid 2>/dev/null
+wait $spid 2>/dev/null
+[ -r /proc/self/schedstat ] && sched=1 || sched=0
+python3 - "$TMP/out" "$spid" "$sched" > "$TMP/py" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+pid, sched = int(sys.argv[2]), sys.argv[3] == "1"
+assert d["schema"] == "allocstat-run/4", d["schema"]
+assert d["command"] is None and d["attach"]["pid"] == pid, d["attach"]
+w = d["attach"]["window_ns"]
+assert 0.5e9 <= w < 1.5e9, w
+t = d["runs"][0]["per_thread"]
+assert [x["tid"] for x in t] == [pid], t
+t = t[0]
+print("window_ns", w, "thread_ns", t["thread_ns"], "cpu_ns", t["cpu_ns"],
+      "comm", t["comm"], "state", t["state"])
+assert t["comm"] == "sleep" and t["state"] == "alive" and not t["matched"]
+assert t["thread_ns"] == w, (t["thread_ns"], w)
+# the scheduler's numbers: known where schedstat is, else null, never 0
+if sched:
+    assert t["cpu_ns"] is not None and t["run_delay_ns"] is not None
+else:
+    assert t["cpu_ns"] is None and t["run_delay_ns"] is None and t["utime_ns"] is None
+    assert t["breakdown"]["user_ns"] is None and t["breakdown"]["unexplained_ns"] is None
+assert all(t[c] is None for c in ("faults", "zero_pages")), t
+PY
+pyrc=$?
+diag "$(cat "$TMP/py" "$TMP/err")"
+check "-p PID -d 0.5 --json without the module: schema 4, the one thread, its time = the window, unknown = null" \
+	test $rc -eq 0 -a $pyrc -eq 0
+
+# -i: one report per interval, the last one cut short by -d
+sleep 5 &
+spid=$!
+run -p $spid -i 0.2 -d 0.7
+kill $spid 2>/dev/null
+wait $spid 2>/dev/null
+windows=$(sed -n "s/^allocstat-run: pid $spid, window \([0-9]*\): \([0-9.]*\) s\$/\1 \2/p" "$TMP/out")
+diag "windows (number, seconds): $(echo "$windows" | tr '\n' ' ')"
+check "-p -i 0.2 -d 0.7: 4 reports on stdout, windows 1-4, the last one about 0.1 s" \
+	test $rc -eq 0 -a "$(echo "$windows" | wc -l)" -eq 4 \
+	-a "$(echo "$windows" | awk 'NR == 4 && $1 == 4 && $2 >= 0.05 && $2 < 0.2' | wc -l)" -eq 1
+
+# SIGINT ends the window: a report, exit 0
+sleep 5 &
+spid=$!
+"$RUN" -p $spid > "$TMP/out" 2> "$TMP/err" &
+apid=$!
+sleep 0.5
+kill -INT $apid
+wait $apid
+rc=$?
+kill $spid 2>/dev/null
+wait $spid 2>/dev/null
+check "-p without -d: SIGINT ends the window, the report is written, exit 0" \
+	test $rc -eq 0 -a -n "$(grep "^allocstat-run: pid $spid, window 1: " "$TMP/out")" \
+	-a -n "$(awk -v p=$spid '$1 == p && $2 == p && $3 == "sleep" && $4 == "alive"' "$TMP/out")"
+
+run -p 2147483647 -d 1
+diag "$(cat "$TMP/err")"
+check "-p of a process that does not exist: exit 127, 'no such process'" \
+	test $rc -eq 127 -a -n "$(grep 'no such process' "$TMP/err")"
+
+# with the fake module's --tree mode: the track commands go to $TMP/control
+unset ALLOCSTAT_PROC
+: > "$TMP/control"
+fake --tree "$TMP/control" --track 4242
+ALLOCSTAT_PROC=$TMP/fifo ALLOCSTAT_CONTROL=$TMP/control \
+	run --json -o "$TMP/tree.json" -- sh -c 'sleep 0.3; exit 5'
+python3 - "$TMP/tree.json" "$TMP/control" > "$TMP/py" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+ctl = open(sys.argv[2]).read().split("\n")
+c = d["command"]
+assert d["schema"] == "allocstat-run/4", d["schema"]
+assert c["argv"] == ["sh", "-c", "sleep 0.3; exit 5"] and c["exit_status"] == 5, c
+pid = c["pid"]
+print("control:", ctl)
+assert ctl == [f"track {pid}", f"untrack {pid}", ""], ctl
+assert d["track_before"] == "4242", d["track_before"]
+t = d["runs"][0]["per_thread"]
+for x in t:
+    print(x["tid"], x["tgid"], x["comm"], x["state"], x["thread_ns"],
+          x["breakdown"]["user_ns"], x["breakdown"]["unexplained_ns"])
+sh = [x for x in t if x["tid"] == pid]
+sl = [x for x in t if x["comm"] == "sleep" and x["tgid"] != pid]
+assert len(sh) == 1 and sh[0]["tgid"] == pid, sh
+assert len(sl) == 1, "the forked sleep's thread is in the report"
+assert d["runs"][0]["processes"] >= 2 and d["runs"][0]["threads"] == len(t)
+for x in sh + sl:
+    # the fake's exited rows: counters DELTA, utime 2 ms, runq 1 ms, the rest sleep
+    assert x["state"] == "exited" and x["matched"], x
+    assert x["faults"] == 5000 and x["zero_pages"] == 4000, x
+    b = x["breakdown"]
+    assert b["user_ns"] == 2000000 and b["runq_ns"] == 1000000, b
+    assert b["unexplained_ns"] == 0 and b["thread_ns"] == x["thread_ns"] > 250e6, b
+    assert x["cpu_ns"] == 5000000 and x["utime_ns"] == 2000000, x
+PY
+pyrc=$?
+diag "$(cat "$TMP/py" "$TMP/err")"
+check "-- CMD with a fake module: exit 5; sh's and the forked sleep's rows (root = CMD), task_* values, track/untrack" \
+	test $rc -eq 5 -a $pyrc -eq 0
+
+# track=all before: put back with "track all"; the text report
+: > "$TMP/control"
+fake --tree "$TMP/control" --track all
+ALLOCSTAT_PROC=$TMP/fifo ALLOCSTAT_CONTROL=$TMP/control run -- sh -c 'sleep 0.2'
+pid=$(sed -n 's/^allocstat-run: pid \([0-9]*\), exit status 0$/\1/p' "$TMP/err")
+diag "$(cat "$TMP/control" "$TMP/err")"
+check "-- CMD with track=all before: 'track PID' then 'track all'; the text report has sh's row" \
+	test $rc -eq 0 -a -n "$pid" -a "$(tr '\n' '|' < "$TMP/control")" = "track $pid|track all|" \
+	-a "$(awk -v p="$pid" '$1 == p && $2 == p && $3 == "sh" && $4 == "exited"' "$TMP/err" | wc -l)" -eq 1
+
+# SIGTERM to allocstat-run while CMD runs: the filter is put back, it dies of SIGTERM
+: > "$TMP/control"
+fake --tree "$TMP/control" --track none
+ALLOCSTAT_PROC=$TMP/fifo ALLOCSTAT_CONTROL=$TMP/control "$RUN" -- sleep 3 > "$TMP/out" 2> "$TMP/err" &
+apid=$!
+for _ in $(seq 50); do [ -s "$TMP/control" ] && break; sleep 0.1; done
+sleep 0.2
+kill -TERM $apid
+wait $apid
+rc=$?
+diag "$(cat "$TMP/control")"
+check "SIGTERM to allocstat-run -- CMD: exit 143, 'track PID' then 'untrack PID'" \
+	test $rc -eq 143 -a "$(sed -n 2p "$TMP/control")" = "untrack $(sed -n 's/^track //p' "$TMP/control")"
+# CMD (sleep 3) outlives allocstat-run: its pid is the one tracked
+cpid=$(sed -n 's/^track //p' "$TMP/control")
+[ -n "$cpid" ] && kill "$cpid" 2>/dev/null
+fake_stop
+
+# a /proc/allocstat that cannot be written: the message names CAP_SYS_ADMIN
+if [ "$(id -u)" = 0 ] && [ ${#asuser[@]} -gt 0 ]; then
+	cp samples/hand-written-fork.txt "$TMP/proc-ro"
+	: > "$TMP/control-ro"
+	chmod 0644 "$TMP/proc-ro" "$TMP/control-ro"
+	ALLOCSTAT_PROC=$TMP/proc-ro ALLOCSTAT_CONTROL=$TMP/control-ro "${asuser[@]}" \
+		"$TMP/allocstat-run" -- true > "$TMP/out" 2> "$TMP/err"
+	rc=$?
+	diag "$(cat "$TMP/err")"
+	check "track write refused (EACCES): exit of CMD (0), message names CAP_SYS_ADMIN" \
+		test $rc -eq 0 -a -n "$(grep 'CAP_SYS_ADMIN' "$TMP/err")" -a ! -s "$TMP/control-ro"
+else
+	skip "track write refused" "needs root and setpriv"
+fi
+export ALLOCSTAT_PROC=/nonexistent
+
 # ---- allocstat-export ----
 EXP=$B/allocstat-export
 PROMTOOL=$(../selftests/lib/promtool 2>"$TMP/promtool.err") || PROMTOOL=
@@ -560,6 +774,12 @@ for f in samples/*.txt; do
 		fi
 	done
 done
+
+# the task's lifetime columns and root are not counters: not exported
+exp -i samples/hand-written-fork.txt --per-tid
+check "export of the fork-following format: exit 0, no series from root or the task_* columns" \
+	test $rc -eq 0 -a -n "$(grep '^allocstat_faults_total' "$TMP/out")" \
+	-a -z "$(grep -v '^#' "$TMP/out" | grep -iE 'task_(start|end|cpu|utime|stime|runq|sleep)|root')"
 
 # the edge cases of samples/export-edge.txt, by construction of the file:
 # pid 200 reused by a process "new" (rows 11+13), a quote in a comm, the

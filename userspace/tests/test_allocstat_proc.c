@@ -365,6 +365,70 @@ static void test_size_bound(void)
 	unlink(path);
 }
 
+/*
+ * The fork-following format: track= in the header, root and the task_*
+ * columns after the counters; '-' in them is absent, not 0; they are not
+ * counters (present and columns do not change).
+ */
+static void test_task_columns(void)
+{
+	static const char text[] =
+		"# allocstat 0.3.0 kernel=6.12.0 hooks=faults,fork tasks=3 dropped=0 "
+		"recycled=0 missed=0 track=41,4242\n"
+		"tid tgid comm state faults zero_pages root task_start_ns task_end_ns "
+		"task_cpu_ns task_utime_ns task_stime_ns task_runq_ns task_sleep_ns\n"
+		"4242 4242 sh exited 7 8 4242 1000 9000 500 200 300 40 6000\n"
+		"4250 4250 cc1 alive 9 - 4242 2000 - - - - - -\n"
+		"17 17 old alive 1 2 - 5 - - - - - -\n";
+	struct allocstat_table t;
+	const struct allocstat_row *a, *b, *c;
+	char err[256] = "";
+	int ret = parse(text, &t, err, sizeof(err));
+
+	result(ret == 0, "task columns: the fork-following format parses (%s)", err);
+	if (ret)
+		return;
+	a = &t.rows[0];
+	b = &t.rows[1];
+	c = &t.rows[2];
+	diag("track='%s' has_root_col=%d task_columns=%#x columns=%#x", t.track,
+	     t.has_root_col, t.task_columns, t.columns);
+	result(!strcmp(t.track, "41,4242") && allocstat_track_has(&t, 4242) &&
+	       allocstat_track_has(&t, 41) && !allocstat_track_has(&t, 424) &&
+	       !allocstat_track_has(&t, 42420),
+	       "task columns: track=41,4242 kept as is; 41 and 4242 in it, 424 and 42420 not");
+	result(t.has_root_col && t.task_columns == (1u << ALLOCSTAT_NR_TASK_FIELDS) - 1 &&
+	       t.columns == ((1u << ALLOCSTAT_FAULTS) | (1u << ALLOCSTAT_ZERO_PAGES)) &&
+	       t.nr_extra_cols == 0,
+	       "task columns: root and the 7 task_* columns known, not counted as counters");
+	result(a->has_root && a->root == 4242 && a->task_present == 0x7f &&
+	       a->task[ALLOCSTAT_TASK_START] == 1000 && a->task[ALLOCSTAT_TASK_END] == 9000 &&
+	       a->task[ALLOCSTAT_TASK_CPU] == 500 && a->task[ALLOCSTAT_TASK_UTIME] == 200 &&
+	       a->task[ALLOCSTAT_TASK_STIME] == 300 && a->task[ALLOCSTAT_TASK_RUNQ] == 40 &&
+	       a->task[ALLOCSTAT_TASK_SLEEP] == 6000 && a->val[ALLOCSTAT_FAULTS] == 7,
+	       "task columns: an exited row's root and task_* values");
+	result(b->has_root && b->root == 4242 &&
+	       b->task_present == 1u << ALLOCSTAT_TASK_START &&
+	       !allocstat_has_task(b, ALLOCSTAT_TASK_END) && !allocstat_has(b, ALLOCSTAT_ZERO_PAGES),
+	       "task columns: a live row's '-' are absent, task_start_ns present");
+	result(!c->has_root && allocstat_has_task(c, ALLOCSTAT_TASK_START),
+	       "task columns: root '-' is absent");
+	allocstat_table_free(&t);
+
+	ret = parse(HDR COLS ROW(1, "a", "alive"), &t, err, sizeof(err));
+	result(ret == 0 && !strcmp(t.track, "absent") && !t.has_root_col && !t.task_columns,
+	       "task columns: an older header: track 'absent', no root, no task columns");
+	if (!ret)
+		allocstat_table_free(&t);
+	expect_error("a bad task_start_ns",
+		     "# allocstat 0.3.0 track=all\ntid tgid comm state task_start_ns\n1 1 a alive x\n",
+		     "bad task_start_ns");
+	expect_error("a bad root", "# allocstat 0.3.0\ntid tgid comm state root\n1 1 a alive -3\n",
+		     "bad root");
+	expect_error("an empty track=", "# allocstat 0.3.0 track=\ntid tgid comm state\n",
+		     "bad track=");
+}
+
 int main(int argc, char **argv)
 {
 	samples_dir = argc > 1 ? argv[1] : "samples";
@@ -374,6 +438,7 @@ int main(int argc, char **argv)
 	test_version();
 	test_problems();
 	test_size_bound();
+	test_task_columns();
 
 	return ktap_finish();
 }

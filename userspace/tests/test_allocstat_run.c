@@ -619,6 +619,15 @@ static void tw_double_no(struct thread_result *t)
 	t->val[ALLOCSTAT_ZERO_ALLOC_PAGES] = 100;
 }
 
+/* double zeroing, but a saving of 9 ms in 1 s: under 1%, not shown */
+static void tw_double_tiny(struct thread_result *t)
+{
+	tw_double(t);
+	t->val[ALLOCSTAT_ZERO_NS] = 18 * MS;
+	t->val[ALLOCSTAT_ZERO_RUNQ_NS] = 0;
+	t->val[ALLOCSTAT_ZERO_SLEEP_NS] = 0;
+}
+
 static void tw_runq(struct thread_result *t)
 {
 	t->run_delay_ns = 300 * MS;
@@ -665,6 +674,13 @@ static void tw_small_no(struct thread_result *t)
 	t->val[ALLOCSTAT_ZERO_HUGE] = 10;
 }
 
+/* fault-bound by share (over a third), but the runqueue is larger: no finding */
+static void tw_small_runq(struct thread_result *t)
+{
+	tw_small(t);
+	t->run_delay_ns += 760 * MS;
+}
+
 
 static void tw_read(struct thread_result *t)
 {
@@ -688,12 +704,14 @@ static void test_findings_rules(void)
 		int threads, miss_threads;	/* 0: 1 */
 	} cases[] = {
 		{ "double_zeroing", tw_double, tw_double_no, 90, "the allocator zeroed 2%" },
+		{ "double_zeroing", tw_double, tw_double_tiny, 90, "a saving under 1% of the time" },
 		{ "runqueue", tw_runq, tw_none, 300, "runqueue 5%", over, over },
 		{ "runqueue", tw_runq, tw_runq, 300, "30% runqueue with no more threads than CPUs "
 		  "(other processes' load)", over, over - 1 },
 		{ "arena_growth", tw_arena, tw_arena_no, 200, "10 writes per thread" },
 		{ "arena_growth", tw_arena, tw_arena_vma, 200, "faults wait 1% (per-VMA locks)" },
 		{ "small_pages", tw_small, tw_small_no, 0, "huge pages" },
+		{ "small_pages", tw_small, tw_small_runq, 0, "a third of the time, but the runqueue is larger" },
 		{ "read_waits", tw_read, tw_read_no, 100, "per-VMA locks" },
 	};
 	static struct thread_result t[MAX_FIXTURE_THREADS];
@@ -757,6 +775,91 @@ static void test_findings_order(void)
 	free(buf);
 }
 
+/* stat fields counted after the last ')': a comm with ") (" in it */
+static void test_observe_stat(void)
+{
+	static const char stat[] = "4242 (a) (b c) S 1 4242 4242 0 -1 4194560 100 0 0 0 "
+		"17 23 0 0 20 0 1 0 98765 1000000 200 18446744073709551615\n";
+	uint64_t u = 0, st = 0, start = 0, un, sn;
+	int ret = observe_thread_stat(stat, &u, &st, &start);
+
+	diag("stat: ret %d utime %llu stime %llu starttime %llu", ret, (unsigned long long)u,
+	     (unsigned long long)st, (unsigned long long)start);
+	result(ret == 0 && u == 17 && st == 23 && start == 98765,
+	       "observe: stat's utime 17, stime 23, starttime 98765 past a comm with ')'");
+	result(observe_thread_stat("4242 (x) S 1 2\n", &u, &st, &start) == -1,
+	       "observe: a short stat line is rejected");
+	observe_split_cpu(1000, 1, 3, &un, &sn);
+	result(un == 250 && sn == 750, "observe: 1000 ns CPU, 1:3 ticks -> 250 user, 750 system");
+	observe_split_cpu(1000, 0, 0, &un, &sn);
+	result(un == 1000 && sn == 0, "observe: no ticks: all user (as cputime_adjust())");
+}
+
+/*
+ * -- CMD's threads from the rows of a table: only root 500's rows; an
+ * exited row's lifetime and CPU from its task_* columns, exactly; a row
+ * that exited without the exit hook's values is unknown, not 0.
+ */
+static void test_observe_rows(void)
+{
+	static const char text[] =
+		"# allocstat 0.3.0 kernel=k hooks=faults,zeroing,fork tasks=4 dropped=0 "
+		"recycled=0 missed=0 track=500\n"
+		"tid tgid comm state faults zero_pages zero_ns zero_runq_ns zero_sleep_ns "
+		"root task_start_ns task_end_ns task_cpu_ns task_utime_ns task_stime_ns "
+		"task_runq_ns task_sleep_ns\n"
+		"500 500 sh exited 10 4 2000000 0 0 500 1000000000 1100000000 30000000 "
+		"10000000 20000000 5000000 60000000\n"
+		"600 600 other exited 99 99 1 0 0 600 1 2 1 1 0 0 0\n"
+		"501 501 my\\040prog exited 4096 4096 1000000 0 0 500 1000000000 1010000000 "
+		"8000000 6000000 2000000 1000000 0\n"
+		"502 501 noexit exited 1 - - - - 500 1000000000 - - - - - -\n";
+	struct allocstat_table t;
+	struct run r = { 0 };
+	char err[200] = "";
+	int n;
+
+	if (allocstat_parse(text, strlen(text), &t, err, sizeof(err))) {
+		result(0, "observe: the fixture parses (%s)", err);
+		return;
+	}
+	n = observe_from_rows(&r, &t, 500, 2000000000);
+	compute_breakdown(&r);
+	diag("threads %d: tids %d %d %d", n, n > 0 ? r.thr[0].tid : -1,
+	     n > 1 ? r.thr[1].tid : -1, n > 2 ? r.thr[2].tid : -1);
+	result(n == 3 && r.cfg.threads == 3 && r.thr[0].tid == 500 && r.thr[1].tid == 501 &&
+	       r.thr[2].tid == 502 && r.thr[1].tgid == 501 && !strcmp(r.thr[1].comm, "my prog"),
+	       "observe: the 3 rows of root 500, not root 600's; comm unescaped");
+	if (n != 3)
+		goto out;
+	diag("sh: life %llu cpu %llu user %lld sys_other %lld runq %lld sleep %lld unexpl %lld",
+	     (unsigned long long)r.thr[0].life_ns, (unsigned long long)r.thr[0].cpu_ns,
+	     (long long)r.thr[0].bk.ns[BUCKET_USER], (long long)r.thr[0].bk.ns[BUCKET_SYS_OTHER],
+	     (long long)r.thr[0].bk.ns[BUCKET_RUNQ], (long long)r.thr[0].bk.ns[BUCKET_SLEEP_OTHER],
+	     (long long)r.thr[0].bk.ns[BUCKET_UNEXPLAINED]);
+	/* T 100 ms = U 10 + S 20 + R 5 + Z 60 + 5 unexplained; zero_cpu 2 of S */
+	result(r.thr[0].life_ok && r.thr[0].life_ns == 100 * MS && r.thr[0].cpu_ns == 30 * MS &&
+	       r.thr[0].bk.ns[BUCKET_USER] == 10 * (int64_t)MS &&
+	       r.thr[0].bk.ns[BUCKET_ZERO_CPU] == 2 * (int64_t)MS &&
+	       r.thr[0].bk.ns[BUCKET_RUNQ] == 5 * (int64_t)MS &&
+	       r.thr[0].bk.ns[BUCKET_SLEEP_OTHER] == 60 * (int64_t)MS &&
+	       r.thr[0].bk.ns[BUCKET_UNEXPLAINED] == 5 * (int64_t)MS &&
+	       r.thr[0].bk.thread_ns == 100 * MS,
+	       "observe: an exited thread: T = end - start, U S R Z from task_*, 5 ms unexplained");
+	result(r.thr[1].val[ALLOCSTAT_FAULTS] == 4096 && r.thr[1].matched &&
+	       r.thr[1].bk.ns[BUCKET_UNEXPLAINED] == 1 * (int64_t)MS,
+	       "observe: counters as they are (4096 faults), no deltas");
+	result(!r.thr[2].cpu_ok && !r.thr[2].life_ok && !r.thr[2].bk.known[BUCKET_USER] &&
+	       !r.thr[2].bk.known[BUCKET_UNEXPLAINED] && !r.thr[2].bk.known[BUCKET_RUNQ] &&
+	       !r.thr[2].bk.known[BUCKET_SYS_OTHER],
+	       "observe: exited without task_* values: CPU, T and the buckets unknown, not 0");
+	result(r.bd.known[BUCKET_USER] == 2 && r.bd.threads == 3,
+	       "observe: the sum knows user time in 2 of 3 threads");
+out:
+	run_free(&r);
+	allocstat_table_free(&t);
+}
+
 int main(void)
 {
 	test_order();
@@ -774,5 +877,7 @@ int main(void)
 	test_findings_rules();
 	test_findings_order();
 	test_column_names();
+	test_observe_stat();
+	test_observe_rows();
 	return ktap_finish();
 }
