@@ -173,7 +173,8 @@ static void rule_arena_growth(const struct run *r, const struct sums *s,
 	snprintf(x->fix, sizeof(x->fix),
 		 "grow malloc arenas in larger steps: mallopt(M_TOP_PAD, 64 MiB) or "
 		 "GLIBC_TUNABLES=glibc.malloc.top_pad=67108864 (--top-pad 64M), "
-		 "mallopt(M_ARENA_MAX, 1), or one large allocation");
+		 "mallopt(M_ARENA_MAX, 1), or one large allocation (with transparent huge "
+		 "pages always on, larger steps also get huge pages: see double_zeroing)");
 	snprintf(x->basis, sizeof(x->basis),
 		 "the write-lock hold time plus the mmap_lock waits, if the writes go away");
 }
