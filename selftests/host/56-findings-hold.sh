@@ -10,17 +10,17 @@
 # the ratio is printed.
 #   runqueue        8 threads x 32 MiB (2 vCPUs) against the same work as
 #                   4 runs of 2 threads (-r 4);
+# Printed, not test points, because they do not hold yet (allocstat-run(1),
+# FINDINGS):
 #   arena_growth    2 x 64 MiB in 64 KiB blocks, then with --top-pad 64M,
 #                   both with transparent huge pages on madvise only: with
 #                   them always on, a heap grown 64 MiB at a time also gets
 #                   huge pages, whose (double) zeroing costs more than the
 #                   writes saved (6.1: saved 0.106 s of the 0.355 s
 #                   estimated), which is double_zeroing's finding, not
-#                   this one's; where it does not fire (per-VMA locks:
-#                   faults hardly wait), the fix must save under 2% of the
-#                   thread time.
-# Printed, not test points, because they do not hold yet (allocstat-run(1),
-# FINDINGS):
+#                   this one's; where it does not fire, what the fix saved
+#                   is printed; on 6.1, runs of 1 s measured 30%, 69%
+#                   and -20% of the estimate (2026-11-28): it wanders;
 #   double_zeroing  2 x 128 MiB of THP, then booted with init_on_alloc=0;
 #   small_pages     1 x 64 MiB of 4 KiB pages against THP.
 # KTAP on stdout; exit 0 when everything passed.
@@ -31,7 +31,7 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 echo "TAP version 13"
-echo "1..2"
+echo "1..1"
 
 guest='
 r() { n=$1; shift; echo "=== $n"; allocstat-run -q --require-module --json "$@" 2>/dev/null; echo "=== rc $?"; }
@@ -147,15 +147,12 @@ if blocks is None:
     n += 1
     print("not ok %d arena_growth: the guest runs failed" % n)
 elif finding(blocks, "arena_growth") or series == "6.1":
-    judge("arena_growth: --top-pad 64M saves what the finding said (2 x 64 MiB in 64 KiB blocks)",
-          "arena_growth", blocks, toppad)
+    judge("arena_growth: --top-pad 64M against the estimate (2 x 64 MiB in 64 KiB blocks)",
+          "arena_growth", blocks, toppad, judged=False)
 else:
-    n += 1
     got = thread_ns(blocks) - thread_ns(toppad)
     print("# arena_growth did not fire; --top-pad 64M measured %.3f s of %.3f s" %
           (got / 1e9, thread_ns(blocks) / 1e9))
-    print("%s %d arena_growth silent (per-VMA locks), and its fix saves under 2%%" %
-          ("ok" if got < 0.02 * thread_ns(blocks) else "not ok", n))
 if one.get("init_on_alloc"):
     judge_runs("double_zeroing: init_on_alloc=0 against the estimate (2 x 128 MiB THP)",
                "double_zeroing", one, "thp1", two, "thp0", judged=False)
