@@ -73,6 +73,14 @@ static void put_val(FILE *out, const struct thread_result *t, int f, int width)
 }
 
 /* a thread's module counters in the per-thread table, as its header names them */
+/* the header of put_counters()'s columns */
+static void put_counters_header(FILE *out)
+{
+	fprintf(out, " %8s %9s %10s %9s %10s %10s %10s %10s %10s",
+		"faults", "fault_ms", "zero_pages", "zero_ms", "rd_wait_ms",
+		"rd_hold_ms", "wr_wait_ms", "wr_hold_ms", "vma_faults");
+}
+
 static void put_counters(FILE *out, const struct thread_result *t)
 {
 	put_val(out, t, ALLOCSTAT_FAULTS, 8);
@@ -261,9 +269,7 @@ void report_run(FILE *out, const struct run *r, const struct module_info *mi)
 	fprintf(out, "%3s %7s %9s %9s %8s %8s", "thr", "tid", "alloc_ms",
 		"touch_ms", "free_ms", "minflt");
 	if (r->counters)
-		fprintf(out, " %8s %9s %10s %9s %10s %10s %10s %10s %10s",
-			"faults", "fault_ms", "zero_pages", "zero_ms", "rd_wait_ms",
-			"rd_hold_ms", "wr_wait_ms", "wr_hold_ms", "vma_faults");
+		put_counters_header(out);
 	fputc('\n', out);
 	for (int i = 0; i < r->cfg.threads; i++) {
 		const struct thread_result *t = &r->thr[i];
@@ -529,9 +535,7 @@ void report_observed(FILE *out, const struct run *r, const struct module_info *m
 	fprintf(out, "%7s %7s %-16s %-6s %9s %9s", "tid", "tgid", "comm", "state",
 		"thread_ms", "cpu_ms");
 	if (r->counters)
-		fprintf(out, " %8s %9s %10s %9s %10s %10s %10s %10s %10s",
-			"faults", "fault_ms", "zero_pages", "zero_ms", "rd_wait_ms",
-			"rd_hold_ms", "wr_wait_ms", "wr_hold_ms", "vma_faults");
+		put_counters_header(out);
 	fputc('\n', out);
 	for (int i = 0; i < r->cfg.threads; i++) {
 		const struct thread_result *t = &r->thr[i];
