@@ -211,15 +211,20 @@ void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern char warnings[MAX_WARNINGS][320];
 extern int nr_warnings;
 
-/* proc.c: /proc/allocstat, /proc/meminfo, THP */
+/* proc.c: /proc/allocstat, /proc/meminfo, THP, the CPUs */
 int module_probe(struct module_info *mi);
 int snapshot(struct allocstat_table *t, int index);
 void apply_deltas(struct run *r, const struct allocstat_table *before,
 		  const struct allocstat_table *after);
 int mem_available(uint64_t *bytes);
+int online_cpus(void);
 bool thp_available(void);
 uint64_t thp_pmd_size(const char *path, bool *guessed);
 int max_map_count(uint64_t *n);
+
+/* format.c */
+void format_size(uint64_t bytes, char *buf, size_t len);
+const char *config_label(const struct config *c, char *buf, size_t len);
 
 /* workload.c */
 int workload_prepare(bool need_file);
@@ -227,7 +232,6 @@ int run_workload(struct run *r, const struct module_info *mi, int index,
 		 int total);
 void run_free(struct run *r);
 void workload_cleanup(void);
-const char *config_label(const struct config *c, char *buf, size_t len);
 
 /* sched.c */
 struct sched_files {
@@ -276,13 +280,11 @@ int table_growth(const struct run *r, char *buf, size_t len);
 void report_sweep(FILE *out, struct run **best, int n);
 void report_compare(FILE *out, struct run **best, int n);
 double per_thread_ms(const struct run *r);
-int online_cpus(void);
 double ideal_wall_ns(const struct run *one, int threads);
 double sweep_wall_slowdown(struct run *const *best, int i);
 double sweep_thread_slowdown(struct run *const *best, int i);
 bool sweep_bucket_delta(struct run *const *best, int i, int k, double *ns);
 void compare_order(struct run **best, int n, int *order, bool *within_spread);
-void format_size(uint64_t bytes, char *buf, size_t len);
 
 /* observe.c: -- CMD and -p PID */
 struct observation {

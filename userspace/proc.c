@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * allocstat-run: /proc/allocstat snapshots and per-thread deltas,
- * /proc/meminfo, the THP setting and size, vm.max_map_count.
+ * /proc/meminfo, the CPUs, the THP setting and size, vm.max_map_count.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,16 @@ int mem_available(uint64_t *bytes)
 		}
 	fclose(f);
 	return ret;
+}
+
+/* the CPUs this process may run on */
+int online_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	return (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
 bool thp_available(void)

@@ -3,39 +3,11 @@
  * allocstat-run: text output, and the "where the time went" breakdown
  * shared by the text, JSON and SVG outputs.
  */
-#include <sched.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "allocstat-run.h"
 
 #define V(t, f) ((t)->val[ALLOCSTAT_##f])
-
-/* "600MiB", "64KiB", "1.5GiB", "4096B" */
-void format_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)bytes;
-	int u = 0;
-
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (v == (double)(uint64_t)v)
-		snprintf(buf, len, "%llu%s", (unsigned long long)v, units[u]);
-	else
-		snprintf(buf, len, "%.1f%s", v, units[u]);
-}
-
-int online_cpus(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		return CPU_COUNT(&set);
-	return (int)sysconf(_SC_NPROCESSORS_ONLN);
-}
 
 static double ms(uint64_t ns)
 {

@@ -80,27 +80,6 @@ static int failed(struct thread_result *res, const char *call, size_t arg)
 	return -1;
 }
 
-const char *config_label(const struct config *c, char *buf, size_t len)
-{
-	char sz[32];
-
-	int n;
-
-	if (!c->block) {
-		n = snprintf(buf, len, "%s", method_names[c->method]);
-	} else {
-		format_size(c->block, sz, sizeof(sz));
-		n = snprintf(buf, len, "%s/%s", method_names[c->method], sz);
-	}
-	if (c->top_pad && n > 0 && (size_t)n < len) {
-		format_size(c->top_pad, sz, sizeof(sz));
-		n += snprintf(buf + n, len - (size_t)n, ",top_pad=%s", sz);
-	}
-	if (c->arena_max && n > 0 && (size_t)n < len)
-		snprintf(buf + n, len - (size_t)n, ",arena_max=%d", c->arena_max);
-	return buf;
-}
-
 /* ---- the methods: allocate and free one block ---- */
 
 static int alloc_block(enum method m, size_t len, struct blocks *b, size_t i,
