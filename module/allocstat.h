@@ -18,7 +18,7 @@
 
 #include "compat.h"
 
-#define ALLOCSTAT_VERSION	"0.3.0"
+#define ALLOCSTAT_VERSION	"0.4.0"
 
 /* Hook groups; each one can be switched off with the hooks= parameter. */
 enum allocstat_hook {
@@ -29,6 +29,27 @@ enum allocstat_hook {
 	ALLOCSTAT_HOOK_FORK,
 	ALLOCSTAT_NR_HOOKS,
 };
+
+/*
+ * What an attached hook group provides beyond its own columns.  Each group
+ * publishes it in allocstat_provided[] from its init, before main.c sets its
+ * bit in allocstat_hooks_active, and proc.c reads only this table, never a
+ * hook file.  /proc/allocstat exists only while every group is attached
+ * (created after the last attach, removed before the first detach), so a
+ * reader never sees an entry change.
+ */
+enum allocstat_cap {
+	ALLOCSTAT_CAP_VMA_LOCK,		/* faults: vma_faults, vma_retry */
+	ALLOCSTAT_CAP_ZERO_HUGE,	/* zeroing: zero_huge, zero_huge_ns */
+	ALLOCSTAT_CAP_ZERO_ALLOC,	/* zeroing: zero_alloc_pages */
+};
+
+struct allocstat_provides {
+	unsigned long caps;		/* BIT(enum allocstat_cap) */
+	unsigned long (*missed)(void);	/* events its kprobes missed, or NULL */
+};
+
+extern struct allocstat_provides allocstat_provided[ALLOCSTAT_NR_HOOKS];
 
 /* mmap_lock holds a task can have open at once (several mms, see KERNEL-NOTES). */
 #define ALLOCSTAT_MAX_HOLDS	4
@@ -249,15 +270,10 @@ void allocstat_split_exit(void);
 /* faults.c */
 int allocstat_faults_init(void);
 void allocstat_faults_exit(void);
-unsigned long allocstat_faults_missed(void);
-bool allocstat_vma_lock_supported(void);
 
 /* zeroing.c */
 int allocstat_zeroing_init(void);
 void allocstat_zeroing_exit(void);
-unsigned long allocstat_zeroing_missed(void);
-bool allocstat_zero_huge_on(void);
-bool allocstat_zero_alloc_on(void);
 
 /* mmap_lock.c */
 int allocstat_mmap_lock_init(void);

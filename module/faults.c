@@ -81,9 +81,9 @@ static struct kretprobe fault_krp = {
 	/* .maxactive is set at init: faults sleep (see allocstat_fault_maxactive()) */
 };
 
-bool allocstat_vma_lock_supported(void)
+static unsigned long faults_missed(void)
 {
-	return ALLOCSTAT_HAVE_VMA_LOCK;
+	return fault_krp.nmissed + fault_krp.kp.nmissed;
 }
 
 int allocstat_faults_init(void)
@@ -93,18 +93,20 @@ int allocstat_faults_init(void)
 	fault_krp.maxactive = allocstat_fault_maxactive();
 	ret = register_kretprobe(&fault_krp);
 
-	if (ret)
+	if (ret) {
 		pr_notice("cannot probe %s (%d), disabling fault accounting\n",
 			  fault_krp.kp.symbol_name, ret);
-	return ret;
+		return ret;
+	}
+	allocstat_provided[ALLOCSTAT_HOOK_FAULTS] = (struct allocstat_provides) {
+		.caps	= ALLOCSTAT_HAVE_VMA_LOCK ? BIT(ALLOCSTAT_CAP_VMA_LOCK) : 0,
+		.missed	= faults_missed,
+	};
+	return 0;
 }
 
 void allocstat_faults_exit(void)
 {
 	unregister_kretprobe(&fault_krp);
-}
-
-unsigned long allocstat_faults_missed(void)
-{
-	return fault_krp.nmissed + fault_krp.kp.nmissed;
+	allocstat_provided[ALLOCSTAT_HOOK_FAULTS] = (struct allocstat_provides) {};
 }

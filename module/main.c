@@ -35,6 +35,7 @@ const char *const allocstat_hook_names[ALLOCSTAT_NR_HOOKS] = {
 };
 
 unsigned long allocstat_hooks_active;
+struct allocstat_provides allocstat_provided[ALLOCSTAT_NR_HOOKS];
 atomic_long_t allocstat_missed = ATOMIC_LONG_INIT(0);
 
 static unsigned long hooks_wanted;

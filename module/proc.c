@@ -75,6 +75,11 @@ static const struct column columns[] = {
 	COL("mmap_trylock_fail",	trylock_fail,		NEED_LOCK),
 };
 
+static bool provides(enum allocstat_hook h, enum allocstat_cap cap)
+{
+	return allocstat_hook_on(h) && (allocstat_provided[h].caps & BIT(cap));
+}
+
 static bool need_met(enum column_need need)
 {
 	switch (need) {
@@ -83,16 +88,15 @@ static bool need_met(enum column_need need)
 	case NEED_FAULTS_SPLIT:
 		return allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS) && allocstat_split_on;
 	case NEED_VMA:
-		return allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS) &&
-		       allocstat_vma_lock_supported();
+		return provides(ALLOCSTAT_HOOK_FAULTS, ALLOCSTAT_CAP_VMA_LOCK);
 	case NEED_ZERO:
 		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING);
 	case NEED_ZERO_SPLIT:
 		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING) && allocstat_split_on;
 	case NEED_ZERO_HUGE:
-		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING) && allocstat_zero_huge_on();
+		return provides(ALLOCSTAT_HOOK_ZEROING, ALLOCSTAT_CAP_ZERO_HUGE);
 	case NEED_ZERO_ALLOC:
-		return allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING) && allocstat_zero_alloc_on();
+		return provides(ALLOCSTAT_HOOK_ZEROING, ALLOCSTAT_CAP_ZERO_ALLOC);
 	case NEED_LOCK:
 		return allocstat_hook_on(ALLOCSTAT_HOOK_MMAP_LOCK);
 	case NEED_LOCK_SPLIT:
@@ -145,9 +149,11 @@ static void show_header(struct seq_file *m, const struct snapshot *snap)
 			continue;
 		seq_printf(m, "%s%s", sep, allocstat_hook_names[i]);
 		sep = ",";
-		if (i == ALLOCSTAT_HOOK_FAULTS && allocstat_vma_lock_supported())
+		if (provides(i, ALLOCSTAT_CAP_VMA_LOCK))
 			seq_puts(m, ",vma_lock");
 	}
+	/* the allocator zeroes every page it hands out: see double zeroing, allocstat(4) */
+	seq_printf(m, " init_on_alloc=%d", want_init_on_alloc(0));
 	seq_printf(m, " tasks=%u dropped=%ld recycled=%lu missed=%lu track=%s\n", snap->nr,
 		   snap->dropped, snap->recycled, snap->missed, snap->track);
 	seq_puts(m, "tid tgid comm state");
@@ -244,7 +250,7 @@ static const struct seq_operations allocstat_seq_ops = {
 static int allocstat_open(struct inode *inode, struct file *file)
 {
 	struct snapshot *snap = NULL;
-	unsigned int max;
+	unsigned int max, i;
 	int ret;
 
 	if ((file->f_mode & FMODE_WRITE) && !capable(CAP_SYS_ADMIN))
@@ -266,10 +272,9 @@ static int allocstat_open(struct inode *inode, struct file *file)
 		snap->dropped = allocstat_nr_dropped();
 		snap->recycled = allocstat_nr_recycled();
 		snap->missed = atomic_long_read(&allocstat_missed);
-		if (allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS))
-			snap->missed += allocstat_faults_missed();
-		if (allocstat_hook_on(ALLOCSTAT_HOOK_ZEROING))
-			snap->missed += allocstat_zeroing_missed();
+		for (i = 0; i < ALLOCSTAT_NR_HOOKS; i++)
+			if (allocstat_hook_on(i) && allocstat_provided[i].missed)
+				snap->missed += allocstat_provided[i].missed();
 	}
 
 	ret = seq_open(file, &allocstat_seq_ops);

@@ -174,6 +174,16 @@ static int resolve_range(const char *name, struct text_range *r)
 	return 0;
 }
 
+static unsigned long zeroing_missed(void)
+{
+	unsigned long n = huge_krp_on ? huge_krp.nmissed + huge_krp.kp.nmissed : 0;
+	unsigned int i;
+
+	for (i = 0; i < nr_clear_page_krps; i++)
+		n += clear_page_krp_ptrs[i]->nmissed + clear_page_krp_ptrs[i]->kp.nmissed;
+	return n;
+}
+
 int allocstat_zeroing_init(void)
 {
 	unsigned int i;
@@ -221,6 +231,11 @@ int allocstat_zeroing_init(void)
 	}
 	if (!huge_krp_on)
 		pr_notice("no huge-page clear function to probe, zero_huge shows -\n");
+	allocstat_provided[ALLOCSTAT_HOOK_ZEROING] = (struct allocstat_provides) {
+		.caps	= (huge_krp_on ? BIT(ALLOCSTAT_CAP_ZERO_HUGE) : 0) |
+			  (nr_alloc_ranges ? BIT(ALLOCSTAT_CAP_ZERO_ALLOC) : 0),
+		.missed	= zeroing_missed,
+	};
 	return 0;
 }
 
@@ -231,24 +246,5 @@ void allocstat_zeroing_exit(void)
 	huge_krp_on = false;
 	unregister_kretprobes(clear_page_krp_ptrs, nr_clear_page_krps);
 	nr_clear_page_krps = 0;
-}
-
-bool allocstat_zero_huge_on(void)
-{
-	return huge_krp_on;
-}
-
-bool allocstat_zero_alloc_on(void)
-{
-	return nr_alloc_ranges > 0;
-}
-
-unsigned long allocstat_zeroing_missed(void)
-{
-	unsigned long n = huge_krp_on ? huge_krp.nmissed + huge_krp.kp.nmissed : 0;
-	unsigned int i;
-
-	for (i = 0; i < nr_clear_page_krps; i++)
-		n += clear_page_krp_ptrs[i]->nmissed + clear_page_krp_ptrs[i]->kp.nmissed;
-	return n;
+	allocstat_provided[ALLOCSTAT_HOOK_ZEROING] = (struct allocstat_provides) {};
 }

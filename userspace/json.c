@@ -11,7 +11,7 @@
  *               "memory_estimate", "pmd_size", "pmd_size_guessed" },
  *   "warnings": [ string ],
  *   "module": { "loaded", "path", "reason", "version", "kernel", "hooks",
- *               "dropped", "missed" },
+ *               "init_on_alloc" (null: not in the header), "dropped", "missed" },
  *   "runs": [ { "label", "method", "block", "top_pad", "arena_max",
  *               "threads", "rep",
  *               "median", "wall_ns", "max_rss", "counters", "table",
@@ -205,12 +205,14 @@ static void module_json(FILE *out, const struct module_info *mi)
 			if (*p == ',' && *++p)
 				fputs(", ", out);
 		}
-		fprintf(out, "], \"dropped\": %llu, \"missed\": %llu",
+		fprintf(out, "], \"init_on_alloc\": %s, \"dropped\": %llu, \"missed\": %llu",
+			mi->first.init_on_alloc < 0 ? "null" :
+			mi->first.init_on_alloc ? "true" : "false",
 			(unsigned long long)mi->first.dropped,
 			(unsigned long long)mi->first.missed);
 	} else {
 		fputs(", \"version\": null, \"kernel\": null, \"hooks\": null, "
-		      "\"dropped\": null, \"missed\": null", out);
+		      "\"init_on_alloc\": null, \"dropped\": null, \"missed\": null", out);
 	}
 	fputs("},\n", out);
 }

@@ -11,7 +11,7 @@ COLUMNS="tid tgid comm state faults fault_ns fault_runq_ns fault_sleep_ns fault_
 
 ktap_print_header
 as_setup
-ktap_set_plan 12
+ktap_set_plan 13
 
 ktap_test_result "module loads" as_load
 as_snap first
@@ -20,8 +20,20 @@ ktap_print_msg "$(head -1 "$AS_TMP/first")"
 release=$(uname -r)
 release_re=$(echo "$release" | sed 's/[.+]/\\&/g')
 # A fresh table: nothing dropped, no row reused yet.
-ktap_test_result "first line is '# allocstat VERSION kernel=$release hooks=... tasks=N dropped=0 recycled=0 missed=N track=all'" \
-	grep -qE "^# allocstat [0-9]+\.[0-9]+\.[0-9]+ kernel=$release_re hooks=[a-z_,]+ tasks=[0-9]+ dropped=0 recycled=0 missed=[0-9]+ track=all\$" "$AS_TMP/first"
+ktap_test_result "first line is '# allocstat VERSION kernel=$release hooks=... init_on_alloc=B tasks=N dropped=0 recycled=0 missed=N track=all'" \
+	grep -qE "^# allocstat [0-9]+\.[0-9]+\.[0-9]+ kernel=$release_re hooks=[a-z_,]+ init_on_alloc=[01] tasks=[0-9]+ dropped=0 recycled=0 missed=[0-9]+ track=all\$" "$AS_TMP/first"
+
+# init_on_alloc= against the kernel's own boot line ("mem auto-init: ...,
+# heap alloc:on, ..."), which every kernel since 5.3 prints
+ioa=$(as_hdr first init_on_alloc)
+boot=$(dmesg | sed -n 's/.*mem auto-init:.*heap alloc:\([a-z]*\).*/\1/p' | head -1)
+ktap_print_msg "init_on_alloc=$ioa; the boot log says heap alloc:${boot:-(not found)}"
+if [ -z "$boot" ]; then
+	ktap_test_skip "init_on_alloc= matches the boot log" "no 'mem auto-init' line in dmesg (rotated out)"
+else
+	[ "$boot" = on ] && want=1 || want=0
+	as_check "init_on_alloc= matches the boot log's heap alloc:$boot" "$ioa" = "$want"
+fi
 
 hooks=$(as_hdr first hooks)
 ok=1

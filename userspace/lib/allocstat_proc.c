@@ -174,6 +174,7 @@ static int parse_title(char *line, struct allocstat_table *t, char *err,
 			    f[2], ALLOCSTAT_MAJOR);
 	snprintf(t->version, sizeof(t->version), "%s", f[2]);
 	snprintf(t->track, sizeof(t->track), "absent");
+	t->init_on_alloc = -1;
 	for (int i = 3; i < n && i < MAX_COLS; i++) {
 		char *eq = strchr(f[i], '=');
 		uint64_t *num = NULL;
@@ -189,6 +190,11 @@ static int parse_title(char *line, struct allocstat_table *t, char *err,
 			if (!*eq || strlen(eq) >= sizeof(t->track))
 				return fail(err, errlen, "line 1: bad track=%.40s", eq);
 			snprintf(t->track, sizeof(t->track), "%s", eq);
+		}
+		else if (!strcmp(f[i], "init_on_alloc")) {
+			if (strcmp(eq, "0") && strcmp(eq, "1"))
+				return fail(err, errlen, "line 1: bad init_on_alloc=%.40s", eq);
+			t->init_on_alloc = *eq == '1';
 		}
 		else if (!strcmp(f[i], "tasks"))
 			num = &t->tasks;

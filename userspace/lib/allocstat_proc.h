@@ -4,8 +4,9 @@
  * the selftests' C helpers.
  *
  * Format (see the team contract / README):
- *   # allocstat <version> kernel=<release> hooks=<a,b,c> tasks=<n> dropped=<n> recycled=<n> missed=<n> track=<all|none|tgid,...>
+ *   # allocstat <version> kernel=<release> hooks=<a,b,c> init_on_alloc=<0|1> tasks=<n> dropped=<n> recycled=<n> missed=<n> track=<all|none|tgid,...>
  *   (recycled= since 0.2.0; has_recycled says whether the header had it;
+ *   init_on_alloc= since 0.4.0, -1 when absent;
  *   track= is kept as a string, "absent" when an older module omits it)
  *   tid tgid comm state faults fault_ns ... root task_start_ns ...  (column header)
  *   <one row per task, fields separated by single spaces>
@@ -120,6 +121,7 @@ struct allocstat_table {
 	char hooks[256];		/* comma-separated, opaque */
 	uint64_t tasks, dropped, recycled, missed;
 	bool has_recycled;		/* recycled= was in the header (0.2.0+) */
+	int init_on_alloc;		/* init_on_alloc=: 1, 0, or -1 absent (0.4.0+) */
 	char track[256];		/* track=: "all", "none", "12,34"; "absent" */
 	/* rows in file order (oldest task first) */
 	struct allocstat_row *rows;

@@ -222,7 +222,7 @@ class Tree:
                 rows.append(" ".join(map(str, [tid, tgid, comm,
                                                "alive" if alive else "exited"]
                                          + vals + task)))
-        head = (f"# allocstat 0.3.0 kernel=fake hooks=faults,zeroing,mmap_lock,fork "
+        head = (f"# allocstat 0.4.0 kernel=fake hooks=faults,zeroing,mmap_lock,fork init_on_alloc=1 "
                 f"tasks={len(rows)} dropped=0 recycled=0 missed=0 track={track}\n"
                 "tid tgid comm state " + " ".join(COLS + TASK_COLS) + "\n")
         return head + "".join(r + "\n" for r in rows)

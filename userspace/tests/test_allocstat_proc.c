@@ -373,8 +373,8 @@ static void test_size_bound(void)
 static void test_task_columns(void)
 {
 	static const char text[] =
-		"# allocstat 0.3.0 kernel=6.12.0 hooks=faults,fork tasks=3 dropped=0 "
-		"recycled=0 missed=0 track=41,4242\n"
+		"# allocstat 0.4.0 kernel=6.12.0 hooks=faults,fork init_on_alloc=1 tasks=3 "
+		"dropped=0 recycled=0 missed=0 track=41,4242\n"
 		"tid tgid comm state faults zero_pages root task_start_ns task_end_ns "
 		"task_cpu_ns task_utime_ns task_stime_ns task_runq_ns task_sleep_ns\n"
 		"4242 4242 sh exited 7 8 4242 1000 9000 500 200 300 40 6000\n"
@@ -393,6 +393,7 @@ static void test_task_columns(void)
 	c = &t.rows[2];
 	diag("track='%s' has_root_col=%d task_columns=%#x columns=%#x", t.track,
 	     t.has_root_col, t.task_columns, t.columns);
+	result(t.init_on_alloc == 1, "header: init_on_alloc=1 is read");
 	result(!strcmp(t.track, "41,4242") && allocstat_track_has(&t, 4242) &&
 	       allocstat_track_has(&t, 41) && !allocstat_track_has(&t, 424) &&
 	       !allocstat_track_has(&t, 42420),
@@ -416,8 +417,10 @@ static void test_task_columns(void)
 	allocstat_table_free(&t);
 
 	ret = parse(HDR COLS ROW(1, "a", "alive"), &t, err, sizeof(err));
-	result(ret == 0 && !strcmp(t.track, "absent") && !t.has_root_col && !t.task_columns,
-	       "task columns: an older header: track 'absent', no root, no task columns");
+	result(ret == 0 && !strcmp(t.track, "absent") && !t.has_root_col && !t.task_columns &&
+	       t.init_on_alloc == -1,
+	       "task columns: an older header: track 'absent', no root, no task columns, "
+	       "init_on_alloc -1");
 	if (!ret)
 		allocstat_table_free(&t);
 	expect_error("a bad task_start_ns",
@@ -427,6 +430,13 @@ static void test_task_columns(void)
 		     "bad root");
 	expect_error("an empty track=", "# allocstat 0.3.0 track=\ntid tgid comm state\n",
 		     "bad track=");
+	expect_error("init_on_alloc=2", "# allocstat 0.4.0 init_on_alloc=2\ntid tgid comm state\n",
+		     "bad init_on_alloc=");
+	ret = parse("# allocstat 0.4.0 init_on_alloc=0\ntid tgid comm state\n", &t, err,
+		    sizeof(err));
+	result(ret == 0 && t.init_on_alloc == 0, "header: init_on_alloc=0 is 0, not absent");
+	if (!ret)
+		allocstat_table_free(&t);
 }
 
 int main(int argc, char **argv)
