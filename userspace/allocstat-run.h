@@ -179,6 +179,7 @@ struct run {
 	bool counters;			/* module counters available */
 	bool tables;			/* both snapshots read: */
 	uint64_t dropped[2], missed[2];	/* their header's dropped=, missed= */
+	int init_on_alloc;		/* the header's init_on_alloc=, -1 unknown */
 	uint64_t cpu_ns;		/* CPU time of all threads */
 	struct buckets bd;		/* summed over the threads */
 };
@@ -266,7 +267,7 @@ const char *held_names(uint32_t holds, char *buf, size_t len);
 struct finding {
 	const char *rule;		/* "runqueue" */
 	char evidence[320];		/* the measured numbers that triggered it */
-	char fix[320];
+	char fix[480];
 	int64_t saving_ns;		/* up to, in thread time */
 	char basis[160];		/* how saving_ns was reckoned */
 };

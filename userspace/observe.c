@@ -281,6 +281,7 @@ static int run_alloc(struct run *r, int n)
 	r->thr_map = mem;
 	r->thr_map_len = len;
 	r->cfg.threads = 0;
+	r->init_on_alloc = -1;
 	return 0;
 }
 
@@ -355,6 +356,7 @@ int observe_from_rows(struct run *r, const struct allocstat_table *t, pid_t root
 	if (run_alloc(r, n))
 		return -1;
 	r->counters = true;
+	r->init_on_alloc = t->init_on_alloc;
 	for (size_t i = 0; i < t->nr_rows; i++) {
 		const struct allocstat_row *row = &t->rows[i];
 		bool started = allocstat_has_task(row, ALLOCSTAT_TASK_START);
@@ -770,6 +772,7 @@ static int window_results(struct run *r, const struct window_end *a,
 	if (run_alloc(r, (int)max))
 		return -1;
 	r->counters = b->table_ok && a->table_ok;
+	r->init_on_alloc = b->table_ok ? b->table.init_on_alloc : -1;
 	/* the threads alive at the end */
 	for (size_t i = 0; i < b->n; i++) {
 		struct psnap d = b->snaps[i];

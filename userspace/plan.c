@@ -120,6 +120,7 @@ void plan_runs(const struct config *cfgs, int ncfg, int repeat, struct run *runs
 			r->cfg = cfgs[c];
 			r->config_index = c;
 			r->rep = rep;
+			r->init_on_alloc = -1;
 		}
 }
 

@@ -443,6 +443,7 @@ static int run_threads(struct run *r, const struct module_info *mi, int index,
 			r->dropped[1] = after.dropped;
 			r->missed[0] = before.missed;
 			r->missed[1] = after.missed;
+			r->init_on_alloc = after.init_on_alloc;
 		}
 		else if (env.require_module)
 			err = -1;

@@ -575,11 +575,15 @@ static void test_breakdown_no_schedstat(void)
 
 #define MAX_FIXTURE_THREADS 65
 
+/* the header's init_on_alloc= for findings_of(): Debian's default */
+static int fixture_init_on_alloc = 1;
+
 /* the run of @threads thread_fixture() threads, each changed by @tweak */
 static int findings_of(void (*tweak)(struct thread_result *), struct finding *f,
 		       struct thread_result *t, int threads)
 {
-	struct run r = { .cfg = { .threads = threads }, .counters = true, .thr = t };
+	struct run r = { .cfg = { .threads = threads }, .counters = true, .thr = t,
+			 .init_on_alloc = fixture_init_on_alloc };
 
 	for (int i = 0; i < threads; i++) {
 		thread_fixture(&t[i]);
@@ -742,6 +746,46 @@ static void test_findings_rules(void)
 	}
 }
 
+/*
+ * What the header's init_on_alloc= changes: known off, the allocator's
+ * zeroing was asked for (__GFP_ZERO) and booting with init_on_alloc=0
+ * would not remove it; known on, THP alone zeroes each huge page twice, so
+ * small_pages names init_on_alloc=0 with THP.
+ */
+static void test_findings_init_on_alloc(void)
+{
+	static struct thread_result t[MAX_FIXTURE_THREADS];
+	struct finding f[MAX_FINDINGS];
+	const struct finding *x;
+	int n;
+
+	fixture_init_on_alloc = 0;
+	n = findings_of(tw_double, f, t, 1);
+	result(!has_rule(f, n, "double_zeroing"),
+	       "findings: double_zeroing does not fire with init_on_alloc=0 in the header");
+	fixture_init_on_alloc = -1;
+	n = findings_of(tw_double, f, t, 1);
+	result(has_rule(f, n, "double_zeroing") != NULL,
+	       "findings: double_zeroing fires when the header has no init_on_alloc= (older module)");
+
+	fixture_init_on_alloc = 1;
+	n = findings_of(tw_small, f, t, 1);
+	x = has_rule(f, n, "small_pages");
+	diag("init_on_alloc=1: %s", x ? x->fix : "(did not fire)");
+	result(x && strstr(x->fix, "with init_on_alloc=0") && strstr(x->fix, "twice") &&
+	       strstr(x->fix, "reuse the buffer") &&
+	       x->saving_ns == t[0].bk.ns[BUCKET_FAULT_CPU] - t[0].bk.ns[BUCKET_FAULT_CPU] / 512,
+	       "findings: small_pages with init_on_alloc=1: THP with init_on_alloc=0, "
+	       "and what THP alone would leave");
+	fixture_init_on_alloc = 0;
+	n = findings_of(tw_small, f, t, 1);
+	x = has_rule(f, n, "small_pages");
+	diag("init_on_alloc=0: %s", x ? x->fix : "(did not fire)");
+	result(x && !strstr(x->fix, "init_on_alloc"),
+	       "findings: small_pages with init_on_alloc=0: THP, no boot parameter");
+	fixture_init_on_alloc = 1;
+}
+
 /* largest saving first; the text says "up to" and names the fix */
 static void tw_all(struct thread_result *t)
 {
@@ -755,7 +799,8 @@ static void test_findings_order(void)
 {
 	static struct thread_result t[MAX_FIXTURE_THREADS];
 	int threads = online_cpus() + 1;
-	struct run r = { .cfg = { .threads = threads }, .counters = true, .thr = t };
+	struct run r = { .cfg = { .threads = threads }, .counters = true, .thr = t,
+			 .init_on_alloc = 1 };
 	struct finding f[MAX_FINDINGS];
 	char *buf = NULL;
 	size_t len = 0;
@@ -879,6 +924,7 @@ int main(void)
 	test_breakdown_partial_rows();
 	test_breakdown_no_schedstat();
 	test_findings_rules();
+	test_findings_init_on_alloc();
 	test_findings_order();
 	test_column_names();
 	test_observe_stat();
