@@ -200,7 +200,11 @@ struct allocstat_task {
  *
  * Task context, always.  Hard and soft interrupts and NMIs, never: their work
  * is not the interrupted task's (and BPF takes mmap_lock by trylock from NMI
- * and releases it from irq_work).
+ * and releases it from irq_work).  On PREEMPT_RT, softirqs run in tasks
+ * (ksoftirqd, or the task at local_bh_enable()) and are still refused here
+ * through in_serving_softirq(), which RT reads from the task's own count;
+ * forced-threaded interrupt handlers run in irq/N kthreads, task context,
+ * so what they zero is charged to those threads' rows.
  *
  * ALLOCSTAT_CTX_INT3 adds an int3 kprobe that hit task context.  clear_page_*
  * have no fentry, so their kprobes are int3 breakpoints until the kprobe
@@ -343,7 +347,9 @@ static __always_inline u64 allocstat_since(u64 start)
  * all (compat.h).  A task preempted after it set a sleep state (between
  * set_current_state() and schedule()) is not queued for sched_info, so
  * its wait for the CPU counts as asleep, as the kernel's run_delay counts
- * it.
+ * it.  On PREEMPT_RT, threaded interrupt handlers preempt the task, so
+ * their time counts as runqueue, and a contended spinlock_t (an rtmutex
+ * there) inside a section counts as asleep.
  *
  * A section during which the task migrated has its two ends read on two
  * CPUs' clocks, which may disagree by up to a tick (allocstat_now()).  The
@@ -421,7 +427,8 @@ static __always_inline void allocstat_add_section(u64 *ns, u64 *runq_ns, u64 *sl
  * fault), an entry finds the pool empty and is counted in missed=.
  *
  * clear_page() and the huge-page clear never sleep: a task inside them is
- * running or preempted (a huge clear's cond_resched() only yields).  The
+ * running or preempted (a huge clear's cond_resched() only yields, and is
+ * a no-op on PREEMPT_RT, where the clear is simply preempted).  The
  * pool must cover the tracked tasks preempted inside a clear at the same
  * moment, which ALLOCSTAT_ZERO_MAXACTIVE does with room to spare; the
  * excess, if ever, is counted in missed=.

@@ -28,6 +28,15 @@
  * and 6.12, PREEMPT_RT included) they run with preemption disabled, under
  * the tracepoint's own preempt_disable; where a later kernel runs them
  * under SRCU instead, reset still waits for them (pause_probes()).
+ *
+ * The price of registering at all: before 6.14, while any probe is attached
+ * to these tracepoints, every mmap_lock event on every CPU formats the
+ * task's memcg path (cgroup_path() under the global kernfs_rename_lock),
+ * inside the wait and hold windows it times.  On PREEMPT_RT that lock is a
+ * sleeping rtmutex, so the events of all CPUs serialize on it.  On
+ * PREEMPT_RT the lock is rwbase_rt: a read trylock fails while a writer
+ * merely waits, and readers are admitted until the writer owns the lock,
+ * so mmap_trylock_fail is higher there and write waits can be longer.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -133,7 +142,9 @@ static void probe_acquire_returned(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool su
 	 * With IRQs off only a trylock can succeed (a sleeping lock cannot be
 	 * taken there), and BPF releases such a lock from irq_work
 	 * (mmap_read_unlock_non_owner()), where no probe sees this task: it
-	 * is counted, but no hold is opened that would never close.
+	 * is counted, but no hold is opened that would never close.  (On
+	 * PREEMPT_RT BPF never trylocks with IRQs off:
+	 * bpf_mmap_unlock_guard_get() refuses.)
 	 */
 	if (!irqs_disabled())
 		hold_open(s, mm, write, now);

@@ -152,8 +152,12 @@ static void show_header(struct seq_file *m, const struct snapshot *snap)
 		if (provides(i, ALLOCSTAT_CAP_VMA_LOCK))
 			seq_puts(m, ",vma_lock");
 	}
-	/* the allocator zeroes every page it hands out: see double zeroing, allocstat(4) */
-	seq_printf(m, " init_on_alloc=%d", want_init_on_alloc(0));
+	/*
+	 * Whether the allocator zeroes every page it hands out, as
+	 * post_alloc_hook() decides it: init_on_free=1 zeroes at free instead
+	 * and turns the zeroing at allocation off (allocstat(4), init_on_alloc=).
+	 */
+	seq_printf(m, " init_on_alloc=%d", want_init_on_alloc(0) && !want_init_on_free());
 	seq_printf(m, " tasks=%u dropped=%ld recycled=%lu missed=%lu track=%s\n", snap->nr,
 		   snap->dropped, snap->recycled, snap->missed, snap->track);
 	seq_puts(m, "tid tgid comm state");

@@ -494,11 +494,13 @@ bool allocstat_task_owns(const struct allocstat_task *s, unsigned int epochp)
  *
  * Every probe runs with preemption disabled on the kernels tested (kprobe
  * and kretprobe handlers, and tracepoint probes under the tracepoint's
- * preempt_disable, PREEMPT_RT included), so synchronize_rcu() would wait
- * for all of them; tracepoint_synchronize_unregister() waits for that and
- * for tracepoint probes run under SRCU, which later kernels do for
- * preemptible tracepoints.  Taking table.lock once more waits for a holder
- * that checked paused before it was set; holders re-check it under the lock.
+ * preempt_disable, PREEMPT_RT included), so synchronize_rcu() waits for all
+ * of them; tracepoint_synchronize_unregister() also waits for tracepoint
+ * probes run under SRCU, which later kernels do for preemptible
+ * tracepoints (proposals also replace its synchronize_rcu() there, hence
+ * ours, for the kprobe handlers).  Taking table.lock once more waits for a
+ * holder that checked paused before it was set; holders re-check it under
+ * the lock.
  */
 static void pause_probes(void)
 {
@@ -507,6 +509,7 @@ static void pause_probes(void)
 	/* Return probes holding a slot of the old epoch drop their event. */
 	WRITE_ONCE(epoch, epoch + 1);
 	tracepoint_synchronize_unregister();
+	synchronize_rcu();
 	raw_spin_lock(&table.lock);
 	raw_spin_unlock(&table.lock);
 }

@@ -61,7 +61,7 @@ RUN_KEYS = ["label", "method", "block", "threads", "rep", "median", "wall_ns",
 CONFIG_KEYS = ["mode", "threads", "size", "method", "block", "touch", "repeat",
                "arena_max", "mmap_threshold", "file", "page_size", "cpus", "thp"]
 MODULE_KEYS = ["loaded", "path", "reason", "version", "kernel", "hooks",
-               "dropped", "missed"]
+               "init_on_alloc", "dropped", "missed"]
 BUCKETS = ["user_ns", "zero_cpu_ns", "fault_cpu_ns", "lock_wait_ns", "runq_ns",
            "sys_other_ns", "sleep_other_ns", "unexplained_ns"]
 BREAKDOWN_KEYS = BUCKETS + ["thread_ns", "lock_wait_sleep_ns", "threads",
@@ -134,6 +134,7 @@ def nomodule():
     schema(d, "single")
     m = d["module"]
     assert m["loaded"] is False and "not loaded" in m["reason"], m
+    assert m["init_on_alloc"] is None, "init_on_alloc without the module: %r" % m["init_on_alloc"]
     t = d["runs"][0]["per_thread"][0]
     assert all(t[c] is None for c in COUNTERS), "counters without the module"
     assert t["minflt"] >= 2048, t["minflt"]
@@ -146,6 +147,8 @@ def single():
     assert m["loaded"] is True, m
     assert m["kernel"].startswith(series + "."), (m["kernel"], series)
     assert m["hooks"] and "faults" in m["hooks"], m["hooks"]
+    # Debian's kernels default to init_on_alloc=1, and vm-run boots them so
+    assert m["init_on_alloc"] is True, m["init_on_alloc"]
     (r,) = d["runs"]
     assert r["counters"] is True and r["median"] is True
     return ["kernel %s, allocstat %s, hooks %s" % (m["kernel"], m["version"], m["hooks"])]

@@ -8,9 +8,9 @@
  * One read is open, read(2) to EOF, close.  A read that ends at EOF must be
  * complete and well-formed, stricter than the shared parser (which it also
  * runs, and which must agree):
- *   - line 1 is `# allocstat V kernel=R hooks=H tasks=N dropped=N recycled=N
- *     missed=N track=T`, the counts u64 decimals, T all, none or tgids
- *     separated by commas;
+ *   - line 1 is `# allocstat V kernel=R hooks=H init_on_alloc=B tasks=N
+ *     dropped=N recycled=N missed=N track=T`, B 0 or 1, the counts u64
+ *     decimals, T all, none or tgids separated by commas;
  *   - line 2 is exactly the documented column header;
  *   - every row has one field per column, separated by single spaces, and
  *     ends with a newline; tid and tgid are positive decimals; comm has only
@@ -175,8 +175,8 @@ static int bad(int lineno, const char *reason, const char *line, size_t len)
 
 static bool title_ok(const char *line, size_t len, unsigned long *tasks)
 {
-	static const char *const keys[] = { "kernel=", "hooks=", "tasks=", "dropped=",
-					    "recycled=", "missed=", "track=" };
+	static const char *const keys[] = { "kernel=", "hooks=", "init_on_alloc=", "tasks=",
+					    "dropped=", "recycled=", "missed=", "track=" };
 	const unsigned int nkeys = sizeof(keys) / sizeof(keys[0]);
 	char buf[1024], *f[16], *save = NULL, *tok;
 	unsigned int n = 0, i;
@@ -199,13 +199,17 @@ static bool title_ok(const char *line, size_t len, unsigned long *tasks)
 	    (!*tok || strspn(tok, "0123456789,") != strlen(tok) || strstr(tok, ",,") ||
 	     *tok == ',' || tok[strlen(tok) - 1] == ','))
 		return false;
+	/* init_on_alloc: 0 or 1 */
+	tok = f[5] + strlen("init_on_alloc=");
+	if (strcmp(tok, "0") && strcmp(tok, "1"))
+		return false;
 	/* tasks, dropped, recycled, missed */
-	for (i = 2; i < nkeys - 1; i++) {
+	for (i = 3; i < nkeys - 1; i++) {
 		const char *val = f[3 + i] + strlen(keys[i]);
 
 		if (!parse_u64(val, strlen(val), &v))
 			return false;
-		if (i == 2)
+		if (i == 3)
 			*tasks = (unsigned long)v;
 	}
 	return strlen(f[3]) > strlen("kernel=") && strlen(f[4]) > strlen("hooks=");

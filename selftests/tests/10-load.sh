@@ -24,15 +24,16 @@ ktap_test_result "first line is '# allocstat VERSION kernel=$release hooks=... i
 	grep -qE "^# allocstat [0-9]+\.[0-9]+\.[0-9]+ kernel=$release_re hooks=[a-z_,]+ init_on_alloc=[01] tasks=[0-9]+ dropped=0 recycled=0 missed=[0-9]+ track=all\$" "$AS_TMP/first"
 
 # init_on_alloc= against the kernel's own boot line ("mem auto-init: ...,
-# heap alloc:on, ..."), which every kernel since 5.3 prints
+# heap alloc:on, heap free:off"), which every kernel since 5.3 prints; with
+# heap free:on the allocator does not zero at allocation (post_alloc_hook())
 ioa=$(as_hdr first init_on_alloc)
-boot=$(dmesg | sed -n 's/.*mem auto-init:.*heap alloc:\([a-z]*\).*/\1/p' | head -1)
-ktap_print_msg "init_on_alloc=$ioa; the boot log says heap alloc:${boot:-(not found)}"
+boot=$(dmesg | sed -n 's/.*mem auto-init:.*heap alloc:\([a-z]*\), heap free:\([a-z]*\).*/\1,\2/p' | head -1)
+ktap_print_msg "init_on_alloc=$ioa; the boot log says heap alloc,free:${boot:-(not found)}"
 if [ -z "$boot" ]; then
 	ktap_test_skip "init_on_alloc= matches the boot log" "no 'mem auto-init' line in dmesg (rotated out)"
 else
-	[ "$boot" = on ] && want=1 || want=0
-	as_check "init_on_alloc= matches the boot log's heap alloc:$boot" "$ioa" = "$want"
+	[ "$boot" = on,off ] && want=1 || want=0
+	as_check "init_on_alloc= matches the boot log's heap alloc,free:$boot" "$ioa" = "$want"
 fi
 
 hooks=$(as_hdr first hooks)
