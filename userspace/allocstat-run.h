@@ -12,7 +12,8 @@
 
 #define CACHELINE 64
 #define MIB (1024ULL * 1024)
-#define THP_PMD_SIZE_PATH "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage"
+#define THP_PMD_SIZE_PATH THP_DIR "/hpage_pmd_size"
 #define PMD_SIZE_FALLBACK (2 * MIB)
 #define MAX_MAP_COUNT_PATH "/proc/sys/vm/max_map_count"
 #define MAX_WARNINGS 8
@@ -180,6 +181,7 @@ struct run {
 	bool tables;			/* both snapshots read: */
 	uint64_t dropped[2], missed[2];	/* their header's dropped=, missed= */
 	int init_on_alloc;		/* the header's init_on_alloc=, -1 unknown */
+	bool no_thp;			/* the kernel has no THP at all (thp_compiled()) */
 	uint64_t cpu_ns;		/* CPU time of all threads */
 	struct buckets bd;		/* summed over the threads */
 };
@@ -219,6 +221,7 @@ void apply_deltas(struct run *r, const struct allocstat_table *before,
 		  const struct allocstat_table *after);
 int mem_available(uint64_t *bytes);
 int online_cpus(void);
+bool thp_compiled(void);
 bool thp_available(void);
 uint64_t thp_pmd_size(const char *path, bool *guessed);
 int max_map_count(uint64_t *n);

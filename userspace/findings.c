@@ -212,7 +212,14 @@ static void rule_small_pages(const struct run *r, const struct sums *s,
 		 "%.1f us each besides zeroing (%.3f s)", faults, sec(fault + zero),
 		 share(fault + zero, r->bd.thread_ns), (double)fault / 1e3 / (double)faults,
 		 sec(zero));
-	if (r->init_on_alloc == 1) {
+	if (r->no_thp) {
+		snprintf(x->fix, sizeof(x->fix),
+			 "fault fewer pages: this kernel has no transparent huge pages "
+			 "(CONFIG_TRANSPARENT_HUGEPAGE is off, as on PREEMPT_RT): huge pages "
+			 "from hugetlbfs (mmap MAP_HUGETLB, with vm.nr_hugepages reserved), "
+			 "MAP_POPULATE or MADV_POPULATE_WRITE up front, or reuse the buffer "
+			 "instead of allocating it again");
+	} else if (r->init_on_alloc == 1) {
 		char alone[64];
 
 		if (saving > zero)
@@ -238,7 +245,7 @@ static void rule_small_pages(const struct run *r, const struct sums *s,
 	snprintf(x->basis, sizeof(x->basis),
 		 "fault handling other than zeroing, of which huge pages keep one fault "
 		 "in 512; the zeroing stays%s",
-		 r->init_on_alloc == 1 ? " (with init_on_alloc=0)" : "");
+		 r->init_on_alloc == 1 && !r->no_thp ? " (with init_on_alloc=0)" : "");
 }
 
 /* mmap_lock read waits behind writers, on kernels without per-VMA locks */

@@ -282,6 +282,7 @@ static int run_alloc(struct run *r, int n)
 	r->thr_map_len = len;
 	r->cfg.threads = 0;
 	r->init_on_alloc = -1;
+	r->no_thp = !thp_compiled();
 	return 0;
 }
 

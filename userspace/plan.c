@@ -121,6 +121,7 @@ void plan_runs(const struct config *cfgs, int ncfg, int repeat, struct run *runs
 			r->config_index = c;
 			r->rep = rep;
 			r->init_on_alloc = -1;
+			r->no_thp = !thp_compiled();
 		}
 }
 
@@ -360,6 +361,11 @@ void plan_warnings(const struct config *cfgs, int n)
 	format_size(env.pmd_size, p, sizeof(p));
 	for (int i = 0; i < n; i++)
 		thp |= cfgs[i].method == METHOD_THP;
+	if (thp && !thp_compiled()) {
+		warn("this kernel has no transparent huge pages (no " THP_DIR ", as on "
+		     "PREEMPT_RT kernels): thp behaves like mmap");
+		return;
+	}
 	if (thp && env.pmd_size_guessed)
 		warn("cannot read " THP_PMD_SIZE_PATH ": the PMD size (of a huge page) is assumed to be %s",
 		     p);

@@ -141,6 +141,12 @@ int online_cpus(void)
 	return (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
+/* the kernel has THP at all (CONFIG_TRANSPARENT_HUGEPAGE; not on PREEMPT_RT) */
+bool thp_compiled(void)
+{
+	return access(THP_DIR, F_OK) == 0;
+}
+
 bool thp_available(void)
 {
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");

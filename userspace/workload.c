@@ -123,9 +123,16 @@ static int alloc_block(enum method m, size_t len, struct blocks *b, size_t i,
 		p = (char *)(((uintptr_t)p + env.pmd_size - 1) &
 			     ~(uintptr_t)(env.pmd_size - 1));
 	b->data[i] = p;
-	if (m == METHOD_THP && madvise(p, len, MADV_HUGEPAGE))
+	/*
+	 * A kernel without THP (Debian's -rt kernels) refuses both advices
+	 * with EINVAL: thp is then mmap, as plan_warnings() said, and nothp
+	 * asked for nothing the kernel has.
+	 */
+	if (m == METHOD_THP && madvise(p, len, MADV_HUGEPAGE) &&
+	    !(errno == EINVAL && !thp_compiled()))
 		return failed(res, "madvise(MADV_HUGEPAGE)", len);
-	if (m == METHOD_NOTHP && madvise(p, len, MADV_NOHUGEPAGE))
+	if (m == METHOD_NOTHP && madvise(p, len, MADV_NOHUGEPAGE) &&
+	    !(errno == EINVAL && !thp_compiled()))
 		return failed(res, "madvise(MADV_NOHUGEPAGE)", len);
 	if (m == METHOD_POPULATE_WRITE && madvise(p, len, MADV_POPULATE_WRITE))
 		return failed(res, "madvise(MADV_POPULATE_WRITE)", len);

@@ -111,7 +111,13 @@ static char *map_region(size_t len, size_t align, int advice)
 		die("mmap");
 	if (align)
 		p = (char *)(((unsigned long)p + align - 1) & ~(align - 1));
-	if (advice >= 0 && madvise(p, len, advice))
+	/*
+	 * A kernel without THP (Debian's -rt kernels) refuses both advices
+	 * with EINVAL; MADV_NOHUGEPAGE asks for nothing it lacks then.
+	 */
+	if (advice >= 0 && madvise(p, len, advice) &&
+	    !(advice == MADV_NOHUGEPAGE && errno == EINVAL &&
+	      access("/sys/kernel/mm/transparent_hugepage", F_OK)))
 		die("madvise");
 	return p;
 }

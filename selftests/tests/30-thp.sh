@@ -12,7 +12,7 @@ THP=/sys/kernel/mm/transparent_hugepage
 
 ktap_print_header
 if ! grep -qE '\[(always|madvise)\]' $THP/enabled 2>/dev/null; then
-	ktap_skip_all "transparent huge pages are off or absent ($(cat $THP/enabled 2>/dev/null))"
+	ktap_skip_all "transparent huge pages are off or absent ($(cat $THP/enabled 2>/dev/null || echo "no $THP/enabled: a kernel without CONFIG_TRANSPARENT_HUGEPAGE, as PREEMPT_RT"))"
 	exit "$KSFT_SKIP"
 fi
 as_setup

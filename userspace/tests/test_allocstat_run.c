@@ -577,13 +577,15 @@ static void test_breakdown_no_schedstat(void)
 
 /* the header's init_on_alloc= for findings_of(): Debian's default */
 static int fixture_init_on_alloc = 1;
+/* a kernel without THP (PREEMPT_RT) */
+static bool fixture_no_thp;
 
 /* the run of @threads thread_fixture() threads, each changed by @tweak */
 static int findings_of(void (*tweak)(struct thread_result *), struct finding *f,
 		       struct thread_result *t, int threads)
 {
 	struct run r = { .cfg = { .threads = threads }, .counters = true, .thr = t,
-			 .init_on_alloc = fixture_init_on_alloc };
+			 .init_on_alloc = fixture_init_on_alloc, .no_thp = fixture_no_thp };
 
 	for (int i = 0; i < threads; i++) {
 		thread_fixture(&t[i]);
@@ -784,6 +786,15 @@ static void test_findings_init_on_alloc(void)
 	result(x && !strstr(x->fix, "init_on_alloc"),
 	       "findings: small_pages with init_on_alloc=0: THP, no boot parameter");
 	fixture_init_on_alloc = 1;
+	fixture_no_thp = true;
+	n = findings_of(tw_small, f, t, 1);
+	x = has_rule(f, n, "small_pages");
+	diag("no THP: %s", x ? x->fix : "(did not fire)");
+	result(x && strstr(x->fix, "no transparent huge pages") && strstr(x->fix, "MAP_HUGETLB") &&
+	       !strstr(x->fix, "MADV_HUGEPAGE") && !strstr(x->fix, "init_on_alloc"),
+	       "findings: small_pages on a kernel without THP: hugetlbfs, populate or reuse, "
+	       "not MADV_HUGEPAGE");
+	fixture_no_thp = false;
 }
 
 /* largest saving first; the text says "up to" and names the fix */
