@@ -13,6 +13,7 @@
 #   make check-debug          every selftest on a KASAN/lockdep/kmemleak kernel
 #   make check-flavours       load, faults, zeroing, mmap_lock and int3 tests on Debian's
 #                             -rt (PREEMPT_RT) and -cloud kernels of both series
+#   make check-fresh          the README's Quick start in a fresh Debian 12 chroot (root)
 #   make demo                 allocstat-run on Debian 6.1 in QEMU (KERNEL=6.12: on 6.12)
 #   make demo-capture         make demo on both kernels, into docs/ and the README
 #   make bench                overhead, scaling, read time, memory (selftests/bench)
@@ -79,6 +80,9 @@ FLAVOURS ?= 6.1-rt 6.12-rt 6.1-cloud 6.12-cloud
 FLAVOUR_TESTS ?= 10-load.sh 20-faults.sh 30-thp.sh 40-contention.sh 98-int3.sh
 check-flavours:
 	@CHECK_TESTS="$(FLAVOUR_TESTS)" selftests/lib/check $(FLAVOURS)
+
+check-fresh:
+	@selftests/lib/check-fresh
 
 KERNEL ?= 6.1
 demo:
@@ -227,7 +231,7 @@ dkms-remove: dkms-check
 	fi
 	rm -rf $(DKMS_SOURCE_DIR)
 
-.PHONY: all module userspace clean distclean deps check check-debug check-flavours lint demo demo-capture bench \
+.PHONY: all module userspace clean distclean deps check check-debug check-flavours check-fresh lint demo demo-capture bench \
 	install install-module install-userspace uninstall uninstall-module \
 	uninstall-userspace dkms-source dkms-check dkms-install dkms-remove
 

@@ -29,6 +29,7 @@ sec compare; allocstat-run -t 2 -s 16M --compare --json -q --require-module 2>/t
 sec loops; allocstat-run -t 1 -s 16M -m nothp --loops 3 --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec reuse; allocstat-run -t 1 -s 16M -m reuse --loops 3 --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec schedstats; cat /proc/sys/kernel/sched_schedstats
+sec clocksource; cat /sys/devices/system/clocksource/clocksource0/current_clocksource
 sec end
 '
 "$SELFTESTS/vm-run" --kernel "$KERNEL" --mem 2048 --timeout 600 -- sh -c "$guest_script" \
@@ -185,8 +186,9 @@ def breakdown():
     3% of the threads' time + 1 ms per thread (the goal is 10%); getrusage's user + kernel CPU is within 2%
     + 2 ms of CLOCK_THREAD_CPUTIME_ID's (read just before it, so that the
     runtime getrusage reads is up to date); no bucket is below -2% of the
-    threads' time (sleep_other and sys_other: see below).
+    threads' time (sleep_other, sys_other and fault_cpu: see below).
     """
+    unstable_clock = sections.get("clocksource", ["?"])[0].strip() != "tsc"
     notes = []
     for sec in ("single", "sweep", "compare"):
         for r in load(sec)["runs"]:
@@ -205,6 +207,14 @@ def breakdown():
                 # sampled (4 ms at 250 Hz): sys_other is good to 2 ticks a thread
                 if k == "sys_other_ns":
                     floor -= 8e6 * r["threads"]
+                # Without a stable TSC (Debian 6.1 in these guests runs on
+                # HPET), each CPU's sched_clock has its own offset, and a
+                # section or a run_delay that starts on one CPU and ends on
+                # the other is off by that offset: a zeroing inside a fault
+                # was seen to have more on-CPU time than its fault (7.5 ms a
+                # thread); allocstat(4), NOTES.  10 ms a thread there.
+                if unstable_clock and k in ("fault_cpu_ns", "sys_other_ns"):
+                    floor -= 10e6 * r["threads"]
                 assert b[k] >= floor or k == "unexplained_ns", (label, k, b)
             assert b["includes"] == {}, (label, b)
             assert sum(b[k] for k in BUCKETS) == tns, (label, b)
@@ -217,6 +227,8 @@ def breakdown():
                 label, 100.0 * b["unexplained_ns"] / tns, ru / r["cpu_ns"],
                 " ".join("%s=%.1f%%" % (k[:-3], 100.0 * b[k] / tns) for k in BUCKETS[:-1])))
     assert sections["schedstats"] == ["0"], "kernel.sched_schedstats left at %s" % sections["schedstats"]
+    notes.append("clocksource %s%s" % (sections.get("clocksource", ["?"])[0],
+                 ": sched_clock offsets between CPUs allowed for" if unstable_clock else ""))
     return notes
 
 def sweep():
