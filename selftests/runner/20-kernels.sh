@@ -13,7 +13,8 @@ for series in "$@"; do
 	vmrun --kernel "$series" --no-build -- uname -r
 	got=$(cat "$OUT")
 	ktap_print_msg "expected '$release', the guest said '$got'"
-	if [ "$RC" -eq 0 ] && [ "$got" = "$release" ] && [ "${got#"$series".}" != "$got" ]; then
+	if [ "$RC" -eq 0 ] && [ "$got" = "$release" ] && [ "${got#"${series%%-*}".}" != "$got" ] &&
+	   { [ "$series" = "${series%%-*}" ] || [[ $got == *"-${series#*-}-"* ]]; }; then
 		ktap_test_pass "--kernel $series -- uname -r prints a $series release"
 	else
 		show "$ERR"
