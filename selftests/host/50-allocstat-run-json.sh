@@ -47,6 +47,7 @@ python3 - "$TMP/out" "$KERNEL" 2 <<'EOF'
 import json, sys, xml.dom.minidom
 
 out, series, first = sys.argv[1], sys.argv[2], int(sys.argv[3])
+series = series.split("-")[0]	# 6.1-rt, 6.1-cloud: the 6.1 series
 COUNTERS = ("faults fault_ns fault_runq_ns fault_sleep_ns fault_max_ns vma_faults "
             "vma_retry zero_pages zero_ns zero_runq_ns zero_sleep_ns zero_huge "
             "zero_alloc_pages mmap_read mmap_read_wait_ns mmap_read_wait_runq_ns "
