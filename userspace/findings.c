@@ -199,6 +199,7 @@ static void rule_small_pages(const struct run *r, const struct sums *s,
 	int64_t fault = bucket(r, BUCKET_FAULT_CPU), zero = bucket(r, BUCKET_ZERO_CPU);
 	uint64_t faults = SUM(s, FAULTS);
 	struct finding *x;
+	char huge[320];
 	int64_t saving;
 
 	if (fault < 0 || zero < 0 || !HAS(s, FAULTS) || !HAS(s, ZERO_HUGE) ||
@@ -212,13 +213,12 @@ static void rule_small_pages(const struct run *r, const struct sums *s,
 		 "%.1f us each besides zeroing (%.3f s)", faults, sec(fault + zero),
 		 share(fault + zero, r->bd.thread_ns), (double)fault / 1e3 / (double)faults,
 		 sec(zero));
+	/* the huge-page option, with its punctuation, differs by kernel; the rest does not */
 	if (r->no_thp) {
-		snprintf(x->fix, sizeof(x->fix),
-			 "fault fewer pages: this kernel has no transparent huge pages "
-			 "(CONFIG_TRANSPARENT_HUGEPAGE is off, as on PREEMPT_RT): huge pages "
-			 "from hugetlbfs (mmap MAP_HUGETLB, with vm.nr_hugepages reserved), "
-			 "MAP_POPULATE or MADV_POPULATE_WRITE up front, or reuse the buffer "
-			 "instead of allocating it again");
+		snprintf(huge, sizeof(huge),
+			 "this kernel has no transparent huge pages (CONFIG_TRANSPARENT_HUGEPAGE "
+			 "is off, as on PREEMPT_RT): huge pages from hugetlbfs (mmap MAP_HUGETLB, "
+			 "with vm.nr_hugepages reserved),");
 	} else if (r->init_on_alloc == 1) {
 		char alone[64];
 
@@ -227,21 +227,20 @@ static void rule_small_pages(const struct run *r, const struct sums *s,
 				 sec(saving - zero));
 		else
 			snprintf(alone, sizeof(alone), "as much as THP alone saves");
-		snprintf(x->fix, sizeof(x->fix),
-			 "fault fewer pages: transparent huge pages (madvise(MADV_HUGEPAGE) on "
-			 "2 MiB-aligned memory) with init_on_alloc=0 on the kernel command line: "
-			 "this kernel zeroes at allocation (init_on_alloc=1), so each huge page "
-			 "would be zeroed twice, about %.3f s more, %s; "
-			 "or MAP_POPULATE/MADV_POPULATE_WRITE up front, or reuse the buffer",
-			 sec(zero), alone);
+		snprintf(huge, sizeof(huge),
+			 "transparent huge pages (madvise(MADV_HUGEPAGE) on 2 MiB-aligned memory) "
+			 "with init_on_alloc=0 on the kernel command line: this kernel zeroes at "
+			 "allocation (init_on_alloc=1), so each huge page would be zeroed twice, "
+			 "about %.3f s more, %s; or", sec(zero), alone);
 	} else {
-		snprintf(x->fix, sizeof(x->fix),
-			 "fault fewer pages: transparent huge pages (madvise(MADV_HUGEPAGE) on "
-			 "2 MiB-aligned memory)%s, MAP_POPULATE or MADV_POPULATE_WRITE up "
-			 "front, or reuse the buffer instead of allocating it again",
+		snprintf(huge, sizeof(huge),
+			 "transparent huge pages (madvise(MADV_HUGEPAGE) on 2 MiB-aligned memory)%s,",
 			 r->init_on_alloc ? " (if the kernel zeroes at allocation, "
 			 "init_on_alloc=1, also boot with init_on_alloc=0)" : "");
 	}
+	snprintf(x->fix, sizeof(x->fix),
+		 "fault fewer pages: %s MAP_POPULATE or MADV_POPULATE_WRITE up front, "
+		 "or reuse the buffer instead of allocating it again", huge);
 	snprintf(x->basis, sizeof(x->basis),
 		 "fault handling other than zeroing, of which huge pages keep one fault "
 		 "in 512; the zeroing stays%s",
