@@ -63,11 +63,32 @@
 #endif /* CONFIG_PER_VMA_LOCK */
 
 /*
- * Page zeroing.  clear_page() is an alternative call to one of these; a
- * future kernel replaces them with an inline clear_pages(), where none of
- * the names exists and the zeroing hook reports itself off.
+ * Page zeroing, by one of two hook sets, whichever the running kernel has
+ * (zeroing.c tries them in this order; the test is the symbol, never the
+ * version):
+ *
+ * 1. Up to 6.x, clear_page() is an alternative call to one of
+ *    ALLOCSTAT_CLEAR_PAGE_SYMS, for every 4 KiB clear.
+ *
+ * 2. Linux 7.0 made clear_page() an inline clear_pages() (`rep stosb` on
+ *    CPUs with ERMS): no clear_page_* is left.  Every inlined site is, in the
+ *    vmlinux file, a `call __clear_pages_unrolled` that the alternatives patch
+ *    at boot, so the sites can be listed.  In Debian sid's 7.2.13+deb14
+ *    (objdump -d of the vmlinuz's vmlinux, names from /proc/kallsyms):
+ *      clear_highpages_kasan_tagged(page, numpages)  the page allocator's
+ *          zeroing, __GFP_ZERO and init_on_alloc (from post_alloc_hook) and
+ *          init_on_free's (from the free paths): out of line, with an fentry
+ *      folio_zero_user       huge and mTHP pages, hugetlb (ALLOCSTAT_CLEAR_HUGE_SYMS)
+ *      shmem_get_folio_gfp, do_wp_page, __mfill_atomic_pte,
+ *      collapse_huge_page, collapse_file, dax_fault_iter, copy_process
+ *                            inline in large functions: not seen
+ *    and boot, hibernation, kexec and driver sites.  The hook is the first
+ *    of ALLOCSTAT_CLEAR_RANGE_SYMS; its arguments are read as (struct page *,
+ *    int), which holds for a symbol without a .isra/.constprop suffix (gcc
+ *    renames a function whose calling convention it changed).
  */
 #define ALLOCSTAT_CLEAR_PAGE_SYMS	{ "clear_page_erms", "clear_page_rep", "clear_page_orig" }
+#define ALLOCSTAT_CLEAR_RANGE_SYMS	{ "clear_highpages_kasan_tagged" }
 
 /*
  * Huge-page clears: folio_zero_user() since 6.10 (it replaced
@@ -89,7 +110,12 @@
  *              (out of line, for compaction and alloc_contig_range);
  *   6.12.117:  get_page_from_freelist, __alloc_pages_direct_compact,
  *              alloc_pages_bulk_noprof, alloc_contig_range_noprof (2),
- *              post_alloc_hook (compaction_alloc, release_free_list).
+ *              post_alloc_hook (compaction_alloc, release_free_list);
+ *   7.2.13 (sid, the clear_highpages_kasan_tagged() hook): post_alloc_hook
+ *              tail-calls it, so the return address lies in post_alloc_hook's
+ *              callers: get_page_from_freelist, __alloc_pages_slowpath
+ *              (a .constprop.0 clone), alloc_contig_frozen_range_noprof,
+ *              compaction_alloc, release_free_list; and post_alloc_hook.cold.
  * prep_new_page and kernel_init_pages have no symbol on either; they stay
  * listed for kernels that keep them out of line.  The other clear_page()
  * callers (free-side init_on_free, huge-page clears, COW copies of the zero
@@ -99,7 +125,11 @@
 					  "prep_new_page", "get_page_from_freelist", \
 					  "__alloc_pages_direct_compact", \
 					  "__alloc_pages_bulk", "alloc_pages_bulk_noprof", \
-					  "alloc_contig_range_noprof" }
+					  "alloc_contig_range_noprof", \
+					  "__alloc_pages_slowpath.constprop.0", \
+					  "alloc_contig_frozen_range_noprof", \
+					  "compaction_alloc", "release_free_list", \
+					  "post_alloc_hook.cold" }
 
 /*
  * The runqueue part of a timed section needs the scheduler's per-task

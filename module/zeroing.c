@@ -1,39 +1,47 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Page zeroing: kretprobes on the clear_page() variants and on the
- * huge-page clear.
+ * Page zeroing: kretprobes on the function that clears 4 KiB pages and on
+ * the huge-page clear.  Which function clears depends on the kernel
+ * (compat.h lists what each has); init tries, by symbol:
  *
- * Why these hooks: every 4 KiB clear goes through clear_page(), an
- * alternative call to clear_page_erms/_rep/_orig (arch/x86/lib/
- * clear_page_64.S), whoever asked for it: the page allocator for __GFP_ZERO
- * and init_on_alloc, the huge-page clear subpage by subpage, page tables.
- * Counting there is exact.  The functions have no fentry, so tracefs and BPF
- * kprobes refuse them; register_kprobe() from a module does not, and
- * optimizes the probe into a jump where it can.
+ * - clear_page_erms/_rep/_orig (up to 6.x): clear_page() is an alternative
+ *   call to one of them (arch/x86/lib/clear_page_64.S), whoever asked for
+ *   it: the page allocator for __GFP_ZERO and init_on_alloc, the huge-page
+ *   clear subpage by subpage, page tables.  One call per page.  They have
+ *   no fentry, so tracefs and BPF kprobes refuse them; register_kprobe()
+ *   from a module does not, and optimizes the probe into a jump where it
+ *   can.
+ * - clear_highpages_kasan_tagged(page, numpages) (7.x, where clear_page()
+ *   is inline): the page allocator's zeroing, numpages pages in one call.
+ *   The huge-page clear clears its pages itself, inline, so there it is the
+ *   huge-page hook that counts the folio's pages (huge_counts_pages).
  *
  * Whether the allocator asked is read from the return address at entry: a
  * call from inside the allocator's functions (ALLOCSTAT_ALLOC_ZERO_SYMS,
- * where kernel_init_pages() is inlined) is the allocator's.  That costs no
- * extra probe on the allocator's hot path.
+ * where the zeroing is inlined or tail-called) is the allocator's.  That
+ * costs no extra probe on the allocator's hot path.
  *
- * zero_ns is the time inside clear_page(), entry to return, so it includes
- * the probes' own entry and exit cost for each page (see README, Cost).
- * A huge-page clear (folio_zero_user, clear_huge_page: 512 clear_page()
- * calls for a 2 MiB page) is timed once, entry to return, instead: its
- * subpages are only counted, and their kretprobe instance is dropped at
- * entry, which saves the return probe on each of them.
+ * zero_ns is the time inside the clearing call, entry to return, so it
+ * includes the probes' own entry and exit cost for each call (see
+ * allocstat(4), Cost).  A huge-page clear (folio_zero_user, clear_huge_page:
+ * 512 clear_page() calls for a 2 MiB page up to 6.x) is timed once, entry
+ * to return, instead: its subpages are only counted, and their kretprobe
+ * instance is dropped at entry, which saves the return probe on each of
+ * them.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kallsyms.h>
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
+#include <linux/mm.h>
 #include <linux/ptrace.h>
 
 #include "allocstat.h"
 #include "compat.h"
 
 static const char *const clear_page_syms[] = ALLOCSTAT_CLEAR_PAGE_SYMS;
+static const char *const clear_range_syms[] = ALLOCSTAT_CLEAR_RANGE_SYMS;
 static const char *const clear_huge_syms[] = ALLOCSTAT_CLEAR_HUGE_SYMS;
 static const char *const alloc_zero_syms[] = ALLOCSTAT_ALLOC_ZERO_SYMS;
 
@@ -49,8 +57,20 @@ struct zero_data {
 	struct allocstat_task *slot;
 	struct allocstat_stamp start;
 	unsigned int epoch;
+	unsigned int pages;	/* cleared by this call */
 	bool alloc;
 };
+
+/*
+ * The huge-page hook counts the folio's pages itself when the 4 KiB hook is
+ * clear_highpages_kasan_tagged(), which the huge clear does not call; with
+ * clear_page_* the subpages are counted one by one.  Set before any probe
+ * is registered, constant while they are.
+ */
+static bool huge_counts_pages;
+
+/* A clear of at least this many pages at once is a huge-page clear. */
+#define ZERO_HUGE_PAGES		(PMD_SIZE / PAGE_SIZE)
 
 static bool called_by_allocator(unsigned long ret_addr)
 {
@@ -63,12 +83,19 @@ static bool called_by_allocator(unsigned long ret_addr)
 }
 
 /*
+ * clear_entry - entry of a clear of @pages pages: count it inside a huge
+ * clear, time it otherwise.
+ *
  * The clear_page_* probes run either as an optimized kprobe (a jump, task
  * context) or as an int3 (NMI-like context, until the optimizer has replaced
  * the breakpoint, or forever with debug.kprobes-optimization=0): both are
- * accepted, see allocstat_ctx_ok().
+ * accepted, see allocstat_ctx_ok().  clear_highpages_kasan_tagged() has an
+ * fentry, so its probe goes through ftrace (task context, preemption off);
+ * it accepts int3 too, for a kernel without KPROBES_ON_FTRACE, on the same
+ * ground: no NMI handler allocates a page.
  */
-static int zero_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int clear_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
+		       unsigned int pages)
 {
 	struct zero_data *d = (struct zero_data *)ri->data;
 	struct allocstat_task *s = allocstat_task_current(ALLOCSTAT_CTX_INT3, &d->epoch);
@@ -76,15 +103,30 @@ static int zero_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!s)
 		return 1;
 	if (s->huge_clears) {
-		/* a subpage of a huge clear: huge_return() times the whole */
-		WRITE_ONCE(s->row.c.zero_pages, s->row.c.zero_pages + 1);
+		/* inside a huge clear: huge_return() times the whole */
+		if (!huge_counts_pages)
+			WRITE_ONCE(s->row.c.zero_pages, s->row.c.zero_pages + pages);
 		return 1;
 	}
 	d->slot = s;
+	d->pages = pages;
 	/* At function entry the stack pointer points at the return address. */
 	d->alloc = called_by_allocator(*(unsigned long *)kernel_stack_pointer(regs));
 	allocstat_stamp(s, &d->start);
 	return 0;
+}
+
+static int zero_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return clear_entry(ri, regs, 1);
+}
+
+/* clear_highpages_kasan_tagged(struct page *page, int numpages) */
+static int range_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	int pages = (int)regs_get_kernel_argument(regs, 1);
+
+	return pages > 0 ? clear_entry(ri, regs, pages) : 1;
 }
 
 static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -97,10 +139,13 @@ static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	allocstat_section_end(s, &d->start, &sec);
 	if (!allocstat_task_owns(s, d->epoch))
 		return 0;
-	WRITE_ONCE(c->zero_pages, c->zero_pages + 1);
+	WRITE_ONCE(c->zero_pages, c->zero_pages + d->pages);
 	allocstat_add_section(&c->zero_ns, &c->zero_runq_ns, &c->zero_sleep_ns, &sec);
 	if (d->alloc)
-		WRITE_ONCE(s->row.c.zero_alloc_pages, s->row.c.zero_alloc_pages + 1);
+		WRITE_ONCE(c->zero_alloc_pages, c->zero_alloc_pages + d->pages);
+	/* 7.x: the allocator zeroing a THP (init_on_alloc) in one call */
+	if (d->pages >= ZERO_HUGE_PAGES)
+		WRITE_ONCE(c->zero_huge, c->zero_huge + 1);
 	return 0;
 }
 
@@ -120,6 +165,9 @@ static int huge_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!d->slot)
 		return 1;
 	d->slot->huge_clears++;
+	/* folio_zero_user(struct folio *folio, unsigned long addr_hint) */
+	d->pages = huge_counts_pages ?
+		folio_nr_pages((struct folio *)regs_get_kernel_argument(regs, 0)) : 0;
 	allocstat_stamp(d->slot, &d->start);
 	return 0;
 }
@@ -137,13 +185,16 @@ static int huge_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!WARN_ON_ONCE(!s->huge_clears))
 		s->huge_clears--;
 	WRITE_ONCE(c->zero_huge, c->zero_huge + 1);
+	WRITE_ONCE(c->zero_pages, c->zero_pages + d->pages);
 	allocstat_add_section(&c->zero_ns, &c->zero_runq_ns, &c->zero_sleep_ns, &sec);
 	return 0;
 }
 
+/* the 4 KiB clears: the clear_page_* variants, or the range clear */
 static struct kretprobe clear_page_krps[ARRAY_SIZE(clear_page_syms)];
 static struct kretprobe *clear_page_krp_ptrs[ARRAY_SIZE(clear_page_syms)];
 static unsigned int nr_clear_page_krps;
+static_assert(ARRAY_SIZE(clear_range_syms) <= ARRAY_SIZE(clear_page_syms));
 static struct kretprobe huge_krp;
 static bool huge_krp_on;
 
@@ -184,10 +235,32 @@ static unsigned long zeroing_missed(void)
 	return n;
 }
 
+/* register_clears - a kretprobe on each of @syms that exists */
+static void register_clears(const char *const *syms, unsigned int n,
+			    kretprobe_handler_t entry)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct kretprobe *krp = &clear_page_krps[nr_clear_page_krps];
+
+		krp->kp.symbol_name = syms[i];
+		krp->entry_handler = entry;
+		krp->handler = zero_return;
+		krp->data_size = sizeof(struct zero_data);
+		/* A clear can be preempted; each preempted task holds an instance. */
+		krp->maxactive = ALLOCSTAT_ZERO_MAXACTIVE;
+		if (register_kretprobe(krp)) {
+			memset(krp, 0, sizeof(*krp));
+			continue;
+		}
+		clear_page_krp_ptrs[nr_clear_page_krps++] = krp;
+	}
+}
+
 int allocstat_zeroing_init(void)
 {
 	unsigned int i;
-	int ret;
 
 	for (i = 0; i < ARRAY_SIZE(alloc_zero_syms); i++)
 		if (!resolve_range(alloc_zero_syms[i], &alloc_ranges[nr_alloc_ranges]))
@@ -195,28 +268,21 @@ int allocstat_zeroing_init(void)
 	if (!nr_alloc_ranges)
 		pr_notice("allocator zeroing site not found, zero_alloc_pages shows -\n");
 
-	for (i = 0; i < ARRAY_SIZE(clear_page_syms); i++) {
-		struct kretprobe *krp = &clear_page_krps[nr_clear_page_krps];
-
-		krp->kp.symbol_name = clear_page_syms[i];
-		krp->entry_handler = zero_entry;
-		krp->handler = zero_return;
-		krp->data_size = sizeof(struct zero_data);
-		/* A clear can be preempted; each preempted task holds an instance. */
-		krp->maxactive = ALLOCSTAT_ZERO_MAXACTIVE;
-		ret = register_kretprobe(krp);
-		if (ret) {
-			memset(krp, 0, sizeof(*krp));
-			continue;
-		}
-		clear_page_krp_ptrs[nr_clear_page_krps++] = krp;
+	/* up to 6.x every variant that exists; on 7.x the range clear */
+	register_clears(clear_page_syms, ARRAY_SIZE(clear_page_syms), zero_entry);
+	if (!nr_clear_page_krps) {
+		huge_counts_pages = true;
+		register_clears(clear_range_syms, 1, range_entry);
 	}
 	if (!nr_clear_page_krps) {
-		pr_notice("no clear_page variant to probe, disabling zeroing accounting\n");
+		huge_counts_pages = false;
+		pr_notice("no clear_page variant nor %s to probe, disabling zeroing accounting\n",
+			  clear_range_syms[0]);
 		return -ENOENT;
 	}
 
-	for (i = 0; i < ARRAY_SIZE(clear_huge_syms); i++) {
+	/* clear_huge_page() takes no folio: only folio_zero_user() counts pages */
+	for (i = 0; i < (huge_counts_pages ? 1 : ARRAY_SIZE(clear_huge_syms)); i++) {
 		huge_krp.kp.symbol_name = clear_huge_syms[i];
 		huge_krp.entry_handler = huge_entry;
 		huge_krp.handler = huge_return;
@@ -246,5 +312,6 @@ void allocstat_zeroing_exit(void)
 	huge_krp_on = false;
 	unregister_kretprobes(clear_page_krp_ptrs, nr_clear_page_krps);
 	nr_clear_page_krps = 0;
+	huge_counts_pages = false;
 	allocstat_provided[ALLOCSTAT_HOOK_ZEROING] = (struct allocstat_provides) {};
 }

@@ -17,11 +17,13 @@
  *   -m read     read one byte per page of a fresh MADV_NOHUGEPAGE mapping
  *   -m thp      write one byte per 2 MiB huge page of a 2 MiB-aligned
  *               MADV_HUGEPAGE mapping (PAGES counts huge pages)
+ *   -m populate map PAGES pages with MAP_POPULATE, touching none (4 KiB
+ *               pages: the process disables THP with PR_SET_THP_DISABLE)
  *   -m contend  thread 0 loops mprotect() over a populated 64 MiB region for
  *               as long as the other threads fault their PAGES fresh pages
  *   -p          pages per thread; a list gives each thread its own count
  *   -t          threads (default: one per -p entry)
- *   -d SECONDS  write, read and thp modes: unmap and repeat the work until
+ *   -d SECONDS  write, read, thp and populate modes: unmap and repeat the work until
  *               SECONDS have passed
  *   -B          barrier: a thread that finished its work waits, alive, until
  *               every thread has finished; the report is printed while they
@@ -44,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -54,7 +57,7 @@
 #define MAX_THREADS	256
 #define CONTEND_BYTES	(64UL << 20)
 
-enum mode { M_WRITE, M_READ, M_THP, M_CONTEND };
+enum mode { M_WRITE, M_READ, M_THP, M_POPULATE, M_CONTEND };
 
 struct worker {
 	pthread_t thread;
@@ -122,15 +125,43 @@ static char *map_region(size_t len, size_t align, int advice)
 	return p;
 }
 
+/* MAP_POPULATE: the kernel faults every page in before mmap() returns */
+static void populate(struct worker *w)
+{
+	size_t len = w->pages * PAGE;
+	unsigned long long t0 = now_ns(), end = t0 + duration_s * 1000000000ULL;
+
+	for (;;) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+		if (p == MAP_FAILED)
+			die("mmap(MAP_POPULATE)");
+		w->calls++;
+		if (!duration_s || now_ns() >= end)
+			break;
+		if (munmap(p, len))
+			die("munmap");
+	}
+	w->work_ns = now_ns() - t0;
+}
+
 static void touch(struct worker *w)
 {
 	size_t step = mode == M_THP ? HUGE : PAGE;
 	size_t len = w->pages * step;
-	char *p = map_region(len, mode == M_THP ? HUGE : 0,
-			     mode == M_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	unsigned long long t0 = now_ns(), end = t0 + duration_s * 1000000000ULL;
+	char *p;
+	unsigned long long t0, end;
 	size_t off;
 
+	if (mode == M_POPULATE) {
+		populate(w);
+		return;
+	}
+	p = map_region(len, mode == M_THP ? HUGE : 0,
+		       mode == M_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	t0 = now_ns();
+	end = t0 + duration_s * 1000000000ULL;
 	for (;;) {
 		for (off = 0; off < len; off += step) {
 			if (mode == M_READ)
@@ -287,6 +318,8 @@ int main(int argc, char **argv)
 				mode = M_READ;
 			else if (!strcmp(optarg, "thp"))
 				mode = M_THP;
+			else if (!strcmp(optarg, "populate"))
+				mode = M_POPULATE;
 			else if (!strcmp(optarg, "contend"))
 				mode = M_CONTEND;
 			else {
@@ -338,8 +371,11 @@ int main(int argc, char **argv)
 	}
 	if (mode == M_CONTEND)
 		faulters_left = nr_threads - 1;
+	/* no THP for MAP_POPULATE (a kernel without THP refuses: nothing to do) */
+	if (mode == M_POPULATE)
+		prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 	printf("pid=%d mode=%s threads=%d\n", getpid(),
-	       (const char *[]){ "write", "read", "thp", "contend" }[mode], nr_threads);
+	       (const char *[]){ "write", "read", "thp", "populate", "contend" }[mode], nr_threads);
 	fflush(stdout);
 	if (track) {
 		char cmd[32];
