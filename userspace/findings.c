@@ -91,33 +91,38 @@ static struct finding *add(struct finding *f, int *n, const char *rule, int64_t 
 
 /*
  * Double zeroing: with init_on_alloc, the page allocator zeroes a huge
- * page, and the fault clears it again.  The module counts the pages the
- * allocator zeroed (zero_alloc_pages) among zero_pages.
+ * page, and on kernels up to 6.x the fault clears it again.  The module
+ * counts the pages the allocator zeroed (zero_alloc_pages) among
+ * zero_pages; the rest were cleared by the fault's huge-page clears, and
+ * those are the second clears.  7.x skips the fault's clear when the
+ * allocator has zeroed (every zeroed page is then the allocator's): no
+ * finding.
  */
 static void rule_double_zeroing(const struct run *r, const struct sums *s,
 				struct finding *f, int *n)
 {
 	int64_t zero = bucket(r, BUCKET_ZERO_CPU);
 	uint64_t pages = SUM(s, ZERO_PAGES), alloc = SUM(s, ZERO_ALLOC_PAGES);
+	uint64_t again = pages > alloc ? pages - alloc : 0;
 	struct finding *x;
 	int64_t saving;
 
 	/* with init_on_alloc=0 known, the allocator was asked (__GFP_ZERO) */
 	if (zero <= 0 || r->init_on_alloc == 0 || !HAS(s, ZERO_HUGE) || !HAS(s, ZERO_ALLOC_PAGES) ||
-	    !SUM(s, ZERO_HUGE) || !pages || alloc * 10 < pages * 4)
+	    !SUM(s, ZERO_HUGE) || !pages || alloc * 10 < pages * 4 || again * 10 < pages)
 		return;
-	saving = (int64_t)((double)zero * (double)alloc / (double)pages);
+	saving = (int64_t)((double)zero * (double)again / (double)pages);
 	x = add(f, n, "double_zeroing", saving);
 	snprintf(x->evidence, sizeof(x->evidence),
 		 "%" PRIu64 " of %" PRIu64 " zeroed pages (%.0f%%) were zeroed by the page "
-		 "allocator, and %" PRIu64 " huge pages were cleared again by the fault; "
-		 "zeroing took %.3f s on a CPU", alloc, pages, share((int64_t)alloc, pages),
-		 SUM(s, ZERO_HUGE), sec(zero));
+		 "allocator, and %" PRIu64 " were cleared again by the fault's %" PRIu64
+		 " huge-page clears; zeroing took %.3f s on a CPU", alloc, pages,
+		 share((int64_t)alloc, pages), again, SUM(s, ZERO_HUGE), sec(zero));
 	snprintf(x->fix, sizeof(x->fix),
 		 "init_on_alloc zeroes every page before the fault clears it again: boot "
 		 "with init_on_alloc=0 on the kernel command line");
 	snprintf(x->basis, sizeof(x->basis),
-		 "on-CPU zeroing x the allocator's share of the zeroed pages");
+		 "on-CPU zeroing x the share of the zeroed pages cleared a second time");
 }
 
 /*

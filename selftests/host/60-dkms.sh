@@ -53,6 +53,12 @@ env=$("$SELFTESTS/lib/kernel-cache" "$KERNEL" 2>"$TMP/kc.err") || {
 KDIR=$(sed -n 's/^KDIR=//p' <<<"$env")
 RELEASE=$(sed -n 's/^RELEASE=//p' <<<"$env")
 ARCH=$(uname -m)
+# A series built in a chroot (sid: its headers need sid's compiler) runs
+# the builds there, through build-env, with the headers' own path.
+CHROOT=$(sed -n 's/^CHROOT=//p' <<<"$env")
+IN=()
+[ -z "$CHROOT" ] || IN=("$SELFTESTS/lib/build-env" "$KERNEL")
+BUILD_KDIR=${KDIR#"$CHROOT"}
 ktap_print_msg "kernel $KERNEL: $RELEASE, headers $KDIR"
 ktap_print_msg "$(dkms --version 2>/dev/null)"
 
@@ -90,7 +96,7 @@ mkdir -p "$TMP/dkms" "$TMP/install/$RELEASE"
 # if the host can sign for this kernel, dkms signs with a key made here,
 # not with /var/lib/dkms/mok.key
 export mok_signing_key=$TMP/mok.key mok_certificate=$TMP/mok.pub
-DKMS=(dkms --dkmstree "$TMP/dkms" --sourcetree "$TMP/src" --installtree "$TMP/install")
+DKMS=("${IN[@]}" dkms --dkmstree "$TMP/dkms" --sourcetree "$TMP/src" --installtree "$TMP/install")
 # dkms (the 6.12 headers have a vmlinux) runs readelf on it and warns on stderr
 dkms_run() { "${DKMS[@]}" "$@" >"$TMP/dkms.log" 2>&1; }
 status() { "${DKMS[@]}" status -m allocstat -v "$VERSION" 2>/dev/null; }
@@ -104,7 +110,7 @@ point "dkms add -m allocstat -v $VERSION: exit $rc, status 'added'" \
 	test $rc -eq 0 -a "$st" = "allocstat/$VERSION: added"
 
 start=$SECONDS
-dkms_run build -m allocstat -v "$VERSION" -k "$RELEASE" --kernelsourcedir "$KDIR"
+dkms_run build -m allocstat -v "$VERSION" -k "$RELEASE" --kernelsourcedir "$BUILD_KDIR"
 rc=$?
 BASE=$TMP/dkms/allocstat/$VERSION/$RELEASE/$ARCH
 KO=$BASE/module/allocstat.ko
@@ -192,18 +198,18 @@ if [ "$(id -u)" = 0 ]; then
 	P=$TMP/make
 	mkdir -p "$P/dkms" "$P/install/$RELEASE"
 	margs=(DKMS="dkms --no-depmod --dkmstree $P/dkms --sourcetree $P/src --installtree $P/install"
-	       DKMS_SOURCE_DIR="$P/src/allocstat-$VERSION" KDIR="$KDIR")
+	       DKMS_SOURCE_DIR="$P/src/allocstat-$VERSION" KDIR="$BUILD_KDIR")
 	start=$SECONDS
-	make --no-print-directory -C "$TOP" dkms-install "${margs[@]}" >"$TMP/make.log" 2>&1
+	"${IN[@]}" make --no-print-directory -C "$TOP" dkms-install "${margs[@]}" >"$TMP/make.log" 2>&1
 	rc=$?
 	[ $rc -eq 0 ] || show "$TMP/make.log"
-	st=$(dkms --dkmstree "$P/dkms" --sourcetree "$P/src" --installtree "$P/install" \
+	st=$("${IN[@]}" dkms --dkmstree "$P/dkms" --sourcetree "$P/src" --installtree "$P/install" \
 		status -m allocstat -v "$VERSION" 2>/dev/null)
 	ktap_print_msg "make dkms-install: exit $rc after $((SECONDS - start))s; status: $st"
 	grep -E '^dkms ' "$TMP/make.log" | sed "s|$TMP/||g; s/^/# make: /"
 	point "make dkms-install (private trees, KVER from KDIR): status installed for $RELEASE" \
 		test $rc -eq 0 -a "$st" = "allocstat/$VERSION, $RELEASE, $ARCH: installed"
-	make --no-print-directory -C "$TOP" dkms-remove "${margs[@]}" >"$TMP/make.log" 2>&1
+	"${IN[@]}" make --no-print-directory -C "$TOP" dkms-remove "${margs[@]}" >"$TMP/make.log" 2>&1
 	rc=$?
 	[ $rc -eq 0 ] || show "$TMP/make.log"
 	left=$(find "$P" -mindepth 1 -not -type d | sed "s|^$TMP/||")

@@ -39,6 +39,12 @@ env=$("$SELFTESTS/lib/kernel-cache" "$KERNEL" 2>"$TMP/kc.err") || {
 }
 KDIR=$(sed -n 's/^KDIR=//p' <<<"$env")
 RELEASE=$(sed -n 's/^RELEASE=//p' <<<"$env")
+# A series built in a chroot (sid: its headers need sid's compiler) runs
+# the builds there, through build-env, with the headers' own path.
+CHROOT=$(sed -n 's/^CHROOT=//p' <<<"$env")
+IN=()
+[ -z "$CHROOT" ] || IN=("$SELFTESTS/lib/build-env" "$KERNEL")
+BUILD_KDIR=${KDIR#"$CHROOT"}
 ktap_print_msg "kernel $KERNEL: $RELEASE, headers $KDIR"
 
 SRC=$TMP/src
@@ -73,9 +79,9 @@ ktap_print_msg "version $VERSION; PROGS: $PROGS; man pages: $(echo $MAN1 $MAN4)"
 # --- make install ----------------------------------------------------------------
 
 DEST=$TMP/dest
-vars=(DESTDIR="$DEST" PREFIX=/usr KDIR="$KDIR")
+vars=(DESTDIR="$DEST" PREFIX=/usr KDIR="$BUILD_KDIR")
 start=$SECONDS
-make --no-print-directory -C "$SRC" install "${vars[@]}" >"$TMP/install.log" 2>&1
+"${IN[@]}" make --no-print-directory -C "$SRC" install "${vars[@]}" >"$TMP/install.log" 2>&1
 rc=$?
 ktap_print_msg "make install DESTDIR=\$TMP/dest PREFIX=/usr KDIR=<$KERNEL headers>: exit $rc after $((SECONDS - start))s"
 [ $rc -eq 0 ] || show "$TMP/install.log"
@@ -131,7 +137,7 @@ fi
 
 # --- make uninstall ----------------------------------------------------------------
 
-make --no-print-directory -C "$SRC" uninstall "${vars[@]}" >"$TMP/uninstall.log" 2>&1
+"${IN[@]}" make --no-print-directory -C "$SRC" uninstall "${vars[@]}" >"$TMP/uninstall.log" 2>&1
 rc=$?
 [ $rc -eq 0 ] || show "$TMP/uninstall.log"
 left=$(files "$DEST")

@@ -90,6 +90,35 @@ as_dmesg_mark() {
 
 # as_dmesg_clean: true when dmesg gained no BUG/WARNING/Oops/KASAN line since
 # the mark; prints the offending lines as diagnostics otherwise
+# as_calls_start FUNCTION...: count the calls of the first FUNCTION that
+# tracefs can probe (a kprobe event), independently of allocstat, until
+# as_calls_stop.  Prints that function's name; returns 1 when none can be
+# probed.
+as_calls_start() {
+	__t=/sys/kernel/tracing
+	for __f in "$@"; do
+		grep -qx "$__f" $__t/available_filter_functions 2>/dev/null || continue
+		echo "p:as_calls $__f" >> $__t/kprobe_events 2>/dev/null || continue
+		echo > $__t/trace
+		echo 1 > $__t/events/kprobes/as_calls/enable
+		echo "$__f"
+		return 0
+	done
+	return 1
+}
+
+# as_calls_stop [TID]: stop counting and print the calls (by TID only, if given)
+as_calls_stop() {
+	__t=/sys/kernel/tracing
+	echo 0 > $__t/events/kprobes/as_calls/enable
+	if [ -n "$1" ]; then
+		grep -c -- "-$1 *\[" $__t/trace	# a trace line starts with COMM-TID
+	else
+		grep -vc '^#' $__t/trace
+	fi
+	echo "-:as_calls" >> $__t/kprobe_events
+}
+
 as_dmesg_clean() {
 	bad=$(dmesg | tail -n +$((AS_DMESG_MARK + 1)) |
 	      grep -E 'BUG:|WARNING:|Oops|KASAN|possible circular locking|inconsistent lock state|sleeping function called from invalid context|kmemleak')

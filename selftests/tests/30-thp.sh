@@ -25,18 +25,7 @@ ktap_set_plan 6
 as_load || ktap_exit_fail_msg "cannot load $ALLOCSTAT_KO"
 
 # the huge-page clear, counted by tracefs (ground truth beside allocstat's)
-T=/sys/kernel/tracing
-clearfn=
-for f in folio_zero_user clear_huge_page; do
-	grep -qx "$f" $T/available_filter_functions 2>/dev/null && { clearfn=$f; break; }
-done
-if [ -n "$clearfn" ] && echo "p:as_huge_clear $clearfn" >> $T/kprobe_events 2> "$AS_TMP/kp.err"; then
-	echo > $T/trace
-	echo 1 > $T/events/kprobes/as_huge_clear/enable
-else
-	why="no tracefs kprobe on ${clearfn:-folio_zero_user or clear_huge_page}: $(cat "$AS_TMP/kp.err" 2>/dev/null)"
-	clearfn=
-fi
+clearfn=$(as_calls_start folio_zero_user clear_huge_page)
 
 as-workload -m thp -p $H > "$AS_TMP/thp" || ktap_exit_fail_msg "as-workload failed"
 as_snap thp.snap
@@ -49,10 +38,7 @@ ktap_print_msg "$H huge pages: tid=$tid faults=$faults zero_pages=$zero zero_hug
 ktap_print_msg "THP enabled: $(cat $THP/enabled); defrag: $(cat $THP/defrag)"
 C=
 if [ -n "$clearfn" ]; then
-	echo 0 > $T/events/kprobes/as_huge_clear/enable
-	# trace lines start with COMM-TID
-	C=$(grep -c -- "-$tid *\[" $T/trace)
-	echo "-:as_huge_clear" >> $T/kprobe_events
+	C=$(as_calls_stop "$tid")
 	ktap_print_msg "tracefs: $C calls of $clearfn by tid $tid"
 fi
 
@@ -73,7 +59,7 @@ fi
 # every page zeroed counted once: 512 per huge page the allocator zeroed,
 # 512 per huge-page clear tracefs saw, up to 256 page tables and others
 if [ -z "$C" ]; then
-	ktap_test_skip "zero_pages matches the huge-page clears: $why"
+	ktap_test_skip "zero_pages matches the huge-page clears: no tracefs kprobe on folio_zero_user or clear_huge_page"
 else
 	as_check "zero_pages in [512(A + C), 512(A + C) + 256], A = $A zeroed by the allocator (init_on_alloc), C = $C cleared by $clearfn" \
 		"$zero" -ge $((512 * (A + C))) -a "$zero" -le $((512 * (A + C) + 256))
