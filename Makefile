@@ -7,7 +7,7 @@
 #
 #   make                      allocstat.ko against KDIR + the userspace programs
 #   make KDIR=/path/to/build  against any kernel build tree
-#   make check                every test on Debian's 6.1 and 6.12 kernels in QEMU
+#   make check                every test on Debian's 6.1, 6.12 and sid (7.x) kernels in QEMU
 #   make check KERNELS=6.12   one kernel only
 #   make lint                 sparse, checkpatch (module/) and cppcheck (userspace/)
 #   make check-debug          every selftest on a KASAN/lockdep/kmemleak kernel
@@ -41,7 +41,7 @@ include $(src)/Kbuild
 else
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
-KERNELS ?= 6.1 6.12
+KERNELS ?= 6.1 6.12 sid
 
 all: module userspace
 
@@ -104,8 +104,9 @@ check-debug:
 	@selftests/lib/check-debug
 
 # what allocstat costs, in the VM on each kernel: numbers, never pass/fail
+BENCH_KERNELS ?= 6.1 6.12 sid
 bench:
-	selftests/bench/run $(KERNELS)
+	selftests/bench/run $(BENCH_KERNELS)
 
 # --- install ------------------------------------------------------------------
 

@@ -114,8 +114,10 @@
  *   7.2.13 (sid, the clear_highpages_kasan_tagged() hook): post_alloc_hook
  *              tail-calls it, so the return address lies in post_alloc_hook's
  *              callers: get_page_from_freelist, __alloc_pages_slowpath
- *              (a .constprop.0 clone), alloc_contig_frozen_range_noprof,
- *              compaction_alloc, release_free_list; and post_alloc_hook.cold.
+ *              (a .constprop.0 clone, listed under both names),
+ *              alloc_contig_frozen_range_noprof, compaction_alloc,
+ *              release_free_list, alloc_pages_bulk_noprof (a direct call);
+ *              and post_alloc_hook.cold.
  * prep_new_page and kernel_init_pages have no symbol on either; they stay
  * listed for kernels that keep them out of line.  The other clear_page()
  * callers (free-side init_on_free, huge-page clears, COW copies of the zero
@@ -126,6 +128,7 @@
 					  "__alloc_pages_direct_compact", \
 					  "__alloc_pages_bulk", "alloc_pages_bulk_noprof", \
 					  "alloc_contig_range_noprof", \
+					  "__alloc_pages_slowpath", \
 					  "__alloc_pages_slowpath.constprop.0", \
 					  "alloc_contig_frozen_range_noprof", \
 					  "compaction_alloc", "release_free_list", \

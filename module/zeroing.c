@@ -89,17 +89,22 @@ static bool called_by_allocator(unsigned long ret_addr)
  * The clear_page_* probes run either as an optimized kprobe (a jump, task
  * context) or as an int3 (NMI-like context, until the optimizer has replaced
  * the breakpoint, or forever with debug.kprobes-optimization=0): both are
- * accepted, see allocstat_ctx_ok().  clear_highpages_kasan_tagged() has an
- * fentry, so its probe goes through ftrace (task context, preemption off);
- * it accepts int3 too, for a kernel without KPROBES_ON_FTRACE, on the same
- * ground: no NMI handler allocates a page.
+ * accepted, see allocstat_ctx_ok().  (From 6.15 alloc_pages_nolock() can
+ * zero a page in NMI context, which an optimized probe would take for task
+ * context; Debian's 6.1 and 6.12 have no such allocator.)
+ * clear_highpages_kasan_tagged() has an fentry, so its probe goes through
+ * ftrace (KPROBE_FLAG_FTRACE: never an int3) and accepts task context only:
+ * on 7.x a BPF program in NMI context allocates zeroed pages
+ * (alloc_pages_nolock()), and that NMI has the preempt count of an int3.
  */
 static int clear_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
 		       unsigned int pages)
 {
 	struct zero_data *d = (struct zero_data *)ri->data;
-	struct allocstat_task *s = allocstat_task_current(ALLOCSTAT_CTX_INT3, &d->epoch);
+	struct allocstat_task *s;
 
+	s = allocstat_task_current(get_kretprobe(ri)->kp.flags & KPROBE_FLAG_FTRACE ?
+				   ALLOCSTAT_CTX_TASK : ALLOCSTAT_CTX_INT3, &d->epoch);
 	if (!s)
 		return 1;
 	if (s->huge_clears) {
@@ -143,7 +148,11 @@ static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	allocstat_add_section(&c->zero_ns, &c->zero_runq_ns, &c->zero_sleep_ns, &sec);
 	if (d->alloc)
 		WRITE_ONCE(c->zero_alloc_pages, c->zero_alloc_pages + d->pages);
-	/* 7.x: the allocator zeroing a THP (init_on_alloc) in one call */
+	/*
+	 * 7.x: the allocator zeroing a huge page's worth in one call, whatever
+	 * it is for: a THP under init_on_alloc (instead of folio_zero_user()),
+	 * a hugetlb page, the hugetlb pool growing (allocstat(4), zero_huge)
+	 */
 	if (d->pages >= ZERO_HUGE_PAGES)
 		WRITE_ONCE(c->zero_huge, c->zero_huge + 1);
 	return 0;
@@ -272,7 +281,7 @@ int allocstat_zeroing_init(void)
 	register_clears(clear_page_syms, ARRAY_SIZE(clear_page_syms), zero_entry);
 	if (!nr_clear_page_krps) {
 		huge_counts_pages = true;
-		register_clears(clear_range_syms, 1, range_entry);
+		register_clears(clear_range_syms, ARRAY_SIZE(clear_range_syms), range_entry);
 	}
 	if (!nr_clear_page_krps) {
 		huge_counts_pages = false;
@@ -281,8 +290,10 @@ int allocstat_zeroing_init(void)
 		return -ENOENT;
 	}
 
-	/* clear_huge_page() takes no folio: only folio_zero_user() counts pages */
-	for (i = 0; i < (huge_counts_pages ? 1 : ARRAY_SIZE(clear_huge_syms)); i++) {
+	for (i = 0; i < ARRAY_SIZE(clear_huge_syms); i++) {
+		/* clear_huge_page() takes no folio: only folio_zero_user() counts pages */
+		if (huge_counts_pages && strcmp(clear_huge_syms[i], "folio_zero_user"))
+			continue;
 		huge_krp.kp.symbol_name = clear_huge_syms[i];
 		huge_krp.entry_handler = huge_entry;
 		huge_krp.handler = huge_return;
@@ -294,6 +305,14 @@ int allocstat_zeroing_init(void)
 			break;
 		}
 		memset(&huge_krp, 0, sizeof(huge_krp));
+	}
+	if (!huge_krp_on && huge_counts_pages) {
+		/* 7.x: the huge clears' pages would be missing from zero_pages */
+		pr_notice("folio_zero_user cannot be probed, disabling zeroing accounting\n");
+		unregister_kretprobes(clear_page_krp_ptrs, nr_clear_page_krps);
+		nr_clear_page_krps = 0;
+		huge_counts_pages = false;
+		return -ENOENT;
 	}
 	if (!huge_krp_on)
 		pr_notice("no huge-page clear function to probe, zero_huge shows -\n");

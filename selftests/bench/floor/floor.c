@@ -3,7 +3,8 @@
  * allocstat_floor.ko: the hooks of allocstat.ko with empty handlers, for
  * `make bench` only.  It attaches to the same functions and tracepoints by
  * the same mechanisms (a kretprobe on handle_mm_fault, kretprobes on the
- * clear_page variants, probes on the three mmap_lock tracepoints), and does
+ * clear_page variants or, on 7.x, on clear_highpages_kasan_tagged(), probes
+ * on the three mmap_lock tracepoints), and does
  * nothing in them.  Its cost is what the kernel charges for the hooks
  * themselves: ftrace and optimized-kprobe entry, the return trampoline,
  * the tracepoints and, up to 6.13, their memcg path.  allocstat.ko's cost
@@ -42,6 +43,8 @@ static const struct kretprobe empty_krp = {
 	.maxactive	= 1024,	/* as ALLOCSTAT_ZERO_MAXACTIVE */
 };
 static const char *const clear_page_syms[] = ALLOCSTAT_CLEAR_PAGE_SYMS;
+static const char *const clear_range_syms[] = ALLOCSTAT_CLEAR_RANGE_SYMS;
+static_assert(ARRAY_SIZE(clear_range_syms) <= ARRAY_SIZE(clear_page_syms));
 static struct kretprobe fault_krp;
 static struct kretprobe zero_krps[ARRAY_SIZE(clear_page_syms)];
 static bool zero_on[ARRAY_SIZE(clear_page_syms)];
@@ -70,6 +73,7 @@ static void floor_exit(void)
 
 static int __init floor_init(void)
 {
+	bool any_zero = false;
 	unsigned int i;
 	int ret;
 
@@ -86,6 +90,13 @@ static int __init floor_init(void)
 	for (i = 0; zeroing && i < ARRAY_SIZE(zero_krps); i++) {
 		zero_krps[i] = empty_krp;
 		zero_krps[i].kp.symbol_name = clear_page_syms[i];
+		zero_on[i] = !register_kretprobe(&zero_krps[i]);
+		any_zero |= zero_on[i];
+	}
+	/* 7.x: clear_page() is inline; allocstat hooks the allocator's clear */
+	for (i = 0; zeroing && !any_zero && i < ARRAY_SIZE(clear_range_syms); i++) {
+		zero_krps[i] = empty_krp;
+		zero_krps[i].kp.symbol_name = clear_range_syms[i];
 		zero_on[i] = !register_kretprobe(&zero_krps[i]);
 	}
 	if (mmap_lock) {
