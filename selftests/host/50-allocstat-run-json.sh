@@ -147,7 +147,9 @@ def single():
     schema(d, "single")
     m = d["module"]
     assert m["loaded"] is True, m
-    assert m["kernel"].startswith(series + "."), (m["kernel"], series)
+    # a series named by version starts its release (6.1: 6.1.0-56-amd64);
+    # sid's does not
+    assert m["kernel"].startswith(series + ".") or not series[0].isdigit(), (m["kernel"], series)
     assert m["hooks"] and "faults" in m["hooks"], m["hooks"]
     # Debian's kernels default to init_on_alloc=1, and vm-run boots them so
     assert m["init_on_alloc"] is True, m["init_on_alloc"]

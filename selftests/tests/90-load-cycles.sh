@@ -5,11 +5,15 @@
 # loops on /proc/allocstat, validating every complete read.  Every 10
 # cycles include a run with one hook group and one with a 4-row table, so
 # that the partial-attach and table-full paths are unloaded under load too.
+# A slow guest (PREEMPT_RT under TCG: ~6 s a cycle) stops after
+# AS_CYCLES_SECONDS (default 180) once 10 cycles, each path once, are done.
 
 . "$(dirname "$0")/../lib/ktap.sh"
 . "$(dirname "$0")/../lib/module.sh"
 
 CYCLES=${AS_CYCLES:-50}
+BUDGET=${AS_CYCLES_SECONDS:-180}
+MIN=$((CYCLES < 10 ? CYCLES : 10))
 
 ktap_print_header
 as_setup
@@ -54,11 +58,14 @@ while [ $i -lt $CYCLES ]; do
 	load_cs=$((load_cs + c1 - c0))
 	unload_cs=$((unload_cs + $(now_cs) - c2))
 	i=$((i + 1))
+	[ $i -ge $MIN ] && [ $(($(date +%s) - t0)) -ge "$BUDGET" ] && break
 done
 t1=$(date +%s)
 [ -n "$fail" ] && ktap_print_msg "$fail"
 ktap_print_msg "$i of $CYCLES load/unload cycles in $((t1 - t0)) s; per cycle: insmod $((load_cs * 10 / (i > 0 ? i : 1))) ms, rmmod $((unload_cs * 10 / (i > 0 ? i : 1))) ms"
-as_check "$CYCLES insmod/rmmod cycles under a 4-thread fault load" "$i" -eq "$CYCLES"
+[ $i -lt "$CYCLES" ] && [ -z "$fail" ] && ktap_print_msg "stopped after $BUDGET s (AS_CYCLES_SECONDS)"
+as_check "$CYCLES insmod/rmmod cycles (or $MIN or more in ${BUDGET} s) under a 4-thread fault load, none failed" \
+	-z "$fail" -a "$i" -ge $MIN
 
 reads_ok=$(grep -c ' ok=1 ' "$AS_TMP/reads")
 ktap_print_msg "reads while loaded: $reads_ok of $i well-formed; $(grep '^# bad' "$AS_TMP/reads" | head -3)"

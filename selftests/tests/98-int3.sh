@@ -21,6 +21,10 @@ if [ ! -w $OPT ]; then
 	ktap_skip_all "no writable $OPT (kernel without CONFIG_OPTPROBES?)"
 	exit "$KSFT_SKIP"
 fi
+if ! grep -qE ' clear_page_(erms|rep|orig)$' /proc/kallsyms; then
+	ktap_skip_all "no clear_page_* in this kernel (7.x: clear_page() is inline, and the zeroing hooks have an fentry: never int3)"
+	exit "$KSFT_SKIP"
+fi
 as_setup
 old_opt=$(cat $OPT)
 cleanup() {
@@ -58,9 +62,13 @@ as_check "write: zero_alloc_pages >= 0.95P (zeroed by the page allocator)" $((za
 
 # 3. huge pages, where THP is on
 if grep -qE '\[(always|madvise)\]' $THP/enabled 2>/dev/null; then
+	clearfn=$(as_calls_start folio_zero_user clear_huge_page)
 	as-workload -m thp -p $H > "$AS_TMP/thp" || ktap_exit_fail_msg "as-workload failed"
 	as_snap thp.snap
 	tid=$(as_wl thp 0 tid)
+	C=0
+	[ -z "$clearfn" ] || C=$(as_calls_stop "$tid")
+	ktap_print_msg "tracefs: $C calls of ${clearfn:-the huge-page clear (not probed)} by tid $tid"
 	faults=$(as_col thp.snap "$tid" faults) || faults=-1
 	zero=$(as_col thp.snap "$tid" zero_pages) || zero=-1
 	huge=$(as_col thp.snap "$tid" zero_huge) || huge=-1
@@ -69,8 +77,8 @@ if grep -qE '\[(always|madvise)\]' $THP/enabled 2>/dev/null; then
 	as_check "thp: zero_huge >= H, faults <= H + 16" "$huge" -ge $H -a "$faults" -le $((H + 16))
 	as_check "thp: zero_pages >= 512H" "$zero" -ge $((512 * H))
 	if dmesg | grep -q 'heap alloc:on'; then
-		as_check "thp, init_on_alloc: zeroed twice (zero_alloc_pages >= 512H, zero_pages >= 1024H)" \
-			"$zalloc" -ge $((512 * H)) -a "$zero" -ge $((1024 * H))
+		as_check "thp, init_on_alloc: zero_alloc_pages >= 512H, zero_pages >= 512(H + C), C = $C huge-page clears" \
+			"$zalloc" -ge $((512 * H)) -a "$zero" -ge $((512 * (H + C)))
 	else
 		as_check "thp, no init_on_alloc: zero_alloc_pages < 512H" "$zalloc" -lt $((512 * H))
 	fi
