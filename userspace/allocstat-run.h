@@ -182,6 +182,7 @@ struct run {
 	uint64_t dropped[2], missed[2];	/* their header's dropped=, missed= */
 	int init_on_alloc;		/* the header's init_on_alloc=, -1 unknown */
 	bool no_thp;			/* the kernel has no THP at all (thp_compiled()) */
+	bool thp_zeroed_twice;		/* init_on_alloc and the fault clear a THP (thp_zeroed_twice()) */
 	uint64_t cpu_ns;		/* CPU time of all threads */
 	struct buckets bd;		/* summed over the threads */
 };
@@ -222,6 +223,7 @@ void apply_deltas(struct run *r, const struct allocstat_table *before,
 int mem_available(uint64_t *bytes);
 int online_cpus(void);
 bool thp_compiled(void);
+bool thp_zeroed_twice(void);
 bool thp_available(void);
 uint64_t thp_pmd_size(const char *path, bool *guessed);
 int max_map_count(uint64_t *n);

@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "allocstat-run.h"
@@ -189,25 +188,6 @@ static void rule_arena_growth(const struct run *r, const struct sums *s,
 }
 
 /*
- * Whether a THP fault clears the huge page again after init_on_alloc has
- * zeroed it.  Up to 6.12 it does; 6.13 stopped it (5708d96da20b, "mm: avoid
- * zeroing user movable page twice with init_on_alloc=1", merged for 6.13).
- * Measured with selftests/tests/30-thp.sh, which counts the huge-page clears
- * with tracefs: Debian 6.1 and 6.12 twice, sid 7.2 once.  A kernel's
- * behaviour that neither the module nor this program can probe, so the
- * running kernel's release decides; an unreadable one counts as twice.
- */
-static bool thp_zeroed_twice(void)
-{
-	unsigned int major, minor;
-	struct utsname u;
-
-	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-		return true;
-	return major < 6 || (major == 6 && minor < 13);
-}
-
-/*
  * Fault CPU with 4 KiB pages: THP would take one fault per 512 pages.  The
  * zeroing stays: the same bytes are cleared once either way, unless the
  * kernel zeroes at allocation too (init_on_alloc=1, the header says so)
@@ -244,7 +224,7 @@ static void rule_small_pages(const struct run *r, const struct sums *s,
 			 "this kernel has no transparent huge pages (CONFIG_TRANSPARENT_HUGEPAGE "
 			 "is off, as on PREEMPT_RT): huge pages from hugetlbfs (mmap MAP_HUGETLB, "
 			 "with vm.nr_hugepages reserved),");
-	} else if (r->init_on_alloc == 1 && thp_zeroed_twice()) {
+	} else if (r->init_on_alloc == 1 && r->thp_zeroed_twice) {
 		char alone[64];
 
 		if (saving > zero)
@@ -260,7 +240,7 @@ static void rule_small_pages(const struct run *r, const struct sums *s,
 	} else {
 		snprintf(huge, sizeof(huge),
 			 "transparent huge pages (madvise(MADV_HUGEPAGE) on 2 MiB-aligned memory)%s,",
-			 r->init_on_alloc < 0 && thp_zeroed_twice() ?
+			 r->init_on_alloc < 0 && r->thp_zeroed_twice ?
 			 " (if the kernel zeroes at allocation, init_on_alloc=1, also boot "
 			 "with init_on_alloc=0)" : "");
 	}
@@ -270,7 +250,7 @@ static void rule_small_pages(const struct run *r, const struct sums *s,
 	snprintf(x->basis, sizeof(x->basis),
 		 "fault handling other than zeroing, of which huge pages keep one fault "
 		 "in 512; the zeroing stays%s",
-		 r->init_on_alloc == 1 && !r->no_thp && thp_zeroed_twice() ?
+		 r->init_on_alloc == 1 && !r->no_thp && r->thp_zeroed_twice ?
 		 " (with init_on_alloc=0)" : "");
 }
 

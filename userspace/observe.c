@@ -283,6 +283,7 @@ static int run_alloc(struct run *r, int n)
 	r->cfg.threads = 0;
 	r->init_on_alloc = -1;
 	r->no_thp = !thp_compiled();
+	r->thp_zeroed_twice = thp_zeroed_twice();
 	return 0;
 }
 

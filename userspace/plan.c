@@ -122,6 +122,7 @@ void plan_runs(const struct config *cfgs, int ncfg, int repeat, struct run *runs
 			r->rep = rep;
 			r->init_on_alloc = -1;
 			r->no_thp = !thp_compiled();
+			r->thp_zeroed_twice = thp_zeroed_twice();
 		}
 }
 

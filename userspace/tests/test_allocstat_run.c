@@ -579,13 +579,16 @@ static void test_breakdown_no_schedstat(void)
 static int fixture_init_on_alloc = 1;
 /* a kernel without THP (PREEMPT_RT) */
 static bool fixture_no_thp;
+/* a kernel that clears a THP again after init_on_alloc (up to 6.12) */
+static bool fixture_thp_twice = true;
 
 /* the run of @threads thread_fixture() threads, each changed by @tweak */
 static int findings_of(void (*tweak)(struct thread_result *), struct finding *f,
 		       struct thread_result *t, int threads)
 {
 	struct run r = { .cfg = { .threads = threads }, .counters = true, .thr = t,
-			 .init_on_alloc = fixture_init_on_alloc, .no_thp = fixture_no_thp };
+			 .init_on_alloc = fixture_init_on_alloc, .no_thp = fixture_no_thp,
+			 .thp_zeroed_twice = fixture_thp_twice };
 
 	for (int i = 0; i < threads; i++) {
 		thread_fixture(&t[i]);
@@ -788,6 +791,14 @@ static void test_findings_init_on_alloc(void)
 	       x->saving_ns == t[0].bk.ns[BUCKET_FAULT_CPU] - t[0].bk.ns[BUCKET_FAULT_CPU] / 512,
 	       "findings: small_pages with init_on_alloc=1: THP with init_on_alloc=0, "
 	       "and what THP alone would leave");
+	fixture_thp_twice = false;
+	n = findings_of(tw_small, f, t, 1);
+	x = has_rule(f, n, "small_pages");
+	diag("init_on_alloc=1, 6.13 or later: %s", x ? x->fix : "(did not fire)");
+	result(x && !strstr(x->fix, "init_on_alloc"),
+	       "findings: small_pages with init_on_alloc=1 on a kernel that zeroes a THP once "
+	       "(6.13 or later): THP, no boot parameter");
+	fixture_thp_twice = true;
 	fixture_init_on_alloc = 0;
 	n = findings_of(tw_small, f, t, 1);
 	x = has_rule(f, n, "small_pages");
