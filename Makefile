@@ -14,8 +14,8 @@
 #   make check-flavours       load, faults, zeroing, mmap_lock and int3 tests on Debian's
 #                             -rt (PREEMPT_RT) and -cloud kernels of both series
 #   make check-fresh          the README's Quick start in a fresh Debian 12 chroot (root)
-#   make demo                 allocstat-run on Debian 6.1 in QEMU (KERNEL=6.12: on 6.12)
-#   make demo-capture         make demo on both kernels, into docs/ and the README
+#   make demo                 allocstat-run on Debian 6.1 in QEMU (KERNEL=6.12, sid: there)
+#   make demo-capture         make demo on 6.1, 6.12 and sid, into docs/ and the README
 #   make bench                overhead, scaling, read time, memory (selftests/bench)
 #   make clean                module, userspace and selftest helpers
 #
@@ -89,7 +89,7 @@ demo:
 	selftests/vm-run --kernel $(KERNEL) --mem 6144 --load "" -- \
 		sh -c 'allocstat-run; echo; cat /proc/allocstat'
 
-# make demo on 6.1 and 6.12, kept in docs/demo-*.txt and the README's example
+# make demo on 6.1, 6.12 and sid, kept in docs/demo-*.txt and the README's example
 demo-capture:
 	selftests/lib/capture-demo
 
