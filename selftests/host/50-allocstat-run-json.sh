@@ -25,7 +25,7 @@ insmod "$ALLOCSTAT_KO" || { sec insmod-failed; exit 3; }
 sec single; allocstat-run -t 2 -s 64M -m nothp --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec sweep; allocstat-run -t 2 -s 16M --sweep --json -q --require-module --svg /tmp/s.svg 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec svg; cat /tmp/s.svg
-sec compare; allocstat-run -t 2 -s 16M --compare --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
+sec compare; allocstat-run -t 2 -s 64M --compare --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec loops; allocstat-run -t 1 -s 16M -m nothp --loops 3 --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec reuse; allocstat-run -t 1 -s 16M -m reuse --loops 3 --json -q --require-module 2>/tmp/e; echo "=== rc $?"; sec stderr; cat /tmp/e
 sec schedstats; cat /proc/sys/kernel/sched_schedstats
