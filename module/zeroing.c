@@ -93,18 +93,18 @@ static bool called_by_allocator(unsigned long ret_addr)
  * zero a page in NMI context, which an optimized probe would take for task
  * context; Debian's 6.1 and 6.12 have no such allocator.)
  * clear_highpages_kasan_tagged() has an fentry, so its probe goes through
- * ftrace (KPROBE_FLAG_FTRACE: never an int3) and accepts task context only:
+ * ftrace (never an int3: without KPROBES_ON_FTRACE, register_kprobe() refuses
+ * an fentry site) and accepts task context only:
  * on 7.x a BPF program in NMI context allocates zeroed pages
  * (alloc_pages_nolock()), and that NMI has the preempt count of an int3.
  */
 static int clear_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
-		       unsigned int pages)
+		       enum allocstat_ctx ctx, unsigned int pages)
 {
 	struct zero_data *d = (struct zero_data *)ri->data;
 	struct allocstat_task *s;
 
-	s = allocstat_task_current(get_kretprobe(ri)->kp.flags & KPROBE_FLAG_FTRACE ?
-				   ALLOCSTAT_CTX_TASK : ALLOCSTAT_CTX_INT3, &d->epoch);
+	s = allocstat_task_current(ctx, &d->epoch);
 	if (!s)
 		return 1;
 	if (s->huge_clears) {
@@ -123,7 +123,7 @@ static int clear_entry(struct kretprobe_instance *ri, struct pt_regs *regs,
 
 static int zero_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return clear_entry(ri, regs, 1);
+	return clear_entry(ri, regs, ALLOCSTAT_CTX_INT3, 1);
 }
 
 /* clear_highpages_kasan_tagged(struct page *page, int numpages) */
@@ -131,7 +131,7 @@ static int range_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	int pages = (int)regs_get_kernel_argument(regs, 1);
 
-	return pages > 0 ? clear_entry(ri, regs, pages) : 1;
+	return pages > 0 ? clear_entry(ri, regs, ALLOCSTAT_CTX_TASK, pages) : 1;
 }
 
 static int zero_return(struct kretprobe_instance *ri, struct pt_regs *regs)
