@@ -244,9 +244,52 @@ static void blocks_free(struct blocks *b)
 	free(b->len);
 }
 
-/* the start snapshot: tries, and the time off the CPU that makes it try again */
-#define SNAPSHOT_TRIES		3
-#define SNAPSHOT_OFF_CPU_NS	50000
+/*
+ * A snapshot of the thread's counters: the scheduler's (run_delay, sleep),
+ * then the CPU clock, then getrusage(), then the wall clock.  Every counter
+ * is read before the wall clock, so the time between a counter's read and
+ * the clock read is in one and not the other: at the start it counts in
+ * the counter and not in the thread's time (unexplained below 0), at the
+ * end in the thread's time and not in the counter (above 0).  Two things
+ * make that gap long, and a snapshot with either is taken again:
+ *   - the thread left the CPU during the snapshot (preempted, or asleep
+ *     after the /proc files were formatted): its time off the CPU is in
+ *     run_delay or sleep and maybe not in the thread's time, or the
+ *     reverse;
+ *   - getrusage() was slow after it had read the CPU time: its
+ *     copy_to_user() can fault, and a kernel-mode fault takes the
+ *     mmap_lock, on which it spun for 5 ms, on the CPU, while another
+ *     thread's munmap() waited for it (file_mmap, 2 threads, 6.1 and 6.12:
+ *     unexplained of -3.7 to +4.6 ms, one thread in seven).
+ * SNAPSHOT_GAP_NS bounds both: the gap is a few microseconds under TCG.
+ */
+#define SNAPSHOT_TRIES		5
+#define SNAPSHOT_GAP_NS		50000
+
+struct thread_snap {
+	struct sched_sample sched;
+	struct rusage ru;
+	uint64_t cpu_ns;	/* CLOCK_THREAD_CPUTIME_ID */
+	uint64_t wall_ns;	/* CLOCK_MONOTONIC, after every counter */
+};
+
+static void thread_snap(const struct sched_files *sf, struct thread_snap *s)
+{
+	for (int try = 0; try < SNAPSHOT_TRIES; try++) {
+		uint64_t w = clock_ns(CLOCK_MONOTONIC), c = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		uint64_t ru_w, off_cpu;
+
+		sched_sample(sf, &s->sched);
+		/* brings the runtime that getrusage() reads up to date */
+		s->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		ru_w = clock_ns(CLOCK_MONOTONIC);
+		getrusage(RUSAGE_THREAD, &s->ru);
+		s->wall_ns = clock_ns(CLOCK_MONOTONIC);
+		off_cpu = (s->wall_ns - w) - (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c);
+		if ((int64_t)off_cpu <= SNAPSHOT_GAP_NS && s->wall_ns - ru_w <= SNAPSHOT_GAP_NS)
+			break;
+	}
+}
 
 static void *thread_main(void *p)
 {
@@ -254,10 +297,9 @@ static void *thread_main(void *p)
 	struct thread_result *res = a->res;
 	enum method m = a->run->cfg.method;
 	struct sched_files sf;
-	struct sched_sample s0, s1;
-	struct rusage ru0, ru1;
+	struct thread_snap s0, s1;
 	struct blocks b = { 0 };
-	uint64_t t0, t1, t2, t3, cpu0, done = 0;
+	uint64_t t0, t1, t2, t3, done = 0;
 	char name[16];
 	int err;
 
@@ -271,7 +313,7 @@ static void *thread_main(void *p)
 		failed(res, "calloc", 4 * sizeof(void *) * b.n);
 
 	/*
-	 * One sample before the gate, for its side effects: the first copy
+	 * One snapshot before the gate, for its side effects: the first copy
 	 * into sched_sample()'s 8 KiB stack buffer faults in the kernel
 	 * (copy_to_user), and a kernel-mode fault on a user address takes the
 	 * mmap_lock (x86 tries no per-VMA lock there).  In the timed sample it
@@ -281,7 +323,7 @@ static void *thread_main(void *p)
 	 * thread's time (unexplained -2 to -11 ms in file_mmap, 2 threads, on
 	 * 6.12 and sid alike).
 	 */
-	sched_sample(&sf, &s0);
+	thread_snap(&sf, &s1);
 
 	pthread_mutex_lock(&a->gate->lock);
 	a->gate->ready++;
@@ -292,27 +334,9 @@ static void *thread_main(void *p)
 	if (res->err || __atomic_load_n(&abort_run, __ATOMIC_RELAXED))
 		goto out;
 
-	/*
-	 * The /proc reads outside the CPU clock's interval, which would count
-	 * their cost; the CPU clock just before getrusage(): reading it
-	 * brings the thread's runtime up to date (task_sched_runtime()),
-	 * which getrusage() would otherwise read up to a tick old.  Every
-	 * counter's interval contains [t0, t3], so what the thread does between
-	 * a counter's read and t0 counts in that counter and not in its time,
-	 * as unexplained below 0: a start during which the thread was off the
-	 * CPU for more than SNAPSHOT_OFF_CPU_NS (preempted, or asleep after the
-	 * /proc files were formatted) is taken again.
-	 */
-	for (int try = 0; try < SNAPSHOT_TRIES; try++) {
-		uint64_t w = clock_ns(CLOCK_MONOTONIC), c = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-
-		sched_sample(&sf, &s0);
-		cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-		getrusage(RUSAGE_THREAD, &ru0);
-		t0 = clock_ns(CLOCK_MONOTONIC);
-		if ((int64_t)((t0 - w) - (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c)) <= SNAPSHOT_OFF_CPU_NS)
-			break;
-	}
+	/* the thread's time starts when the snapshot has been read */
+	thread_snap(&sf, &s0);
+	t0 = s0.wall_ns;
 	/*
 	 * --loops times: allocate, touch, free, each phase's time summed;
 	 * reuse allocates before the first pass and frees after the last.
@@ -335,27 +359,26 @@ static void *thread_main(void *p)
 		t3 = clock_ns(CLOCK_MONOTONIC);
 		res->free_ns += t3 - t2;
 	}
-	res->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-	getrusage(RUSAGE_THREAD, &ru1);
-	sched_sample(&sf, &s1);
 	/*
 	 * The end snapshot belongs to the last free phase: a preemption while
 	 * it reads is in run_delay_ns, so it must be in the thread's time too
 	 * (outside it, unexplained went below 0: -3.9 ms of 24.6 ms in a
 	 * 2-thread file_mmap run on 6.12-rt, runnable 60% of the time).
 	 */
-	res->free_ns += clock_ns(CLOCK_MONOTONIC) - t3;
+	thread_snap(&sf, &s1);
+	res->free_ns += s1.wall_ns - t3;
+	res->cpu_ns = s1.cpu_ns - s0.cpu_ns;
 
-	res->minflt = ru1.ru_minflt - ru0.ru_minflt;
-	res->majflt = ru1.ru_majflt - ru0.ru_majflt;
-	res->utime_ns = tv_ns(&ru1.ru_utime) - tv_ns(&ru0.ru_utime);
-	res->stime_ns = tv_ns(&ru1.ru_stime) - tv_ns(&ru0.ru_stime);
-	res->run_delay_ok = s0.run_delay_ok && s1.run_delay_ok;
+	res->minflt = s1.ru.ru_minflt - s0.ru.ru_minflt;
+	res->majflt = s1.ru.ru_majflt - s0.ru.ru_majflt;
+	res->utime_ns = tv_ns(&s1.ru.ru_utime) - tv_ns(&s0.ru.ru_utime);
+	res->stime_ns = tv_ns(&s1.ru.ru_stime) - tv_ns(&s0.ru.ru_stime);
+	res->run_delay_ok = s0.sched.run_delay_ok && s1.sched.run_delay_ok;
 	if (res->run_delay_ok)
-		res->run_delay_ns = s1.run_delay - s0.run_delay;
-	res->sleep_ok = s0.sleep_ok && s1.sleep_ok;
+		res->run_delay_ns = s1.sched.run_delay - s0.sched.run_delay;
+	res->sleep_ok = s0.sched.sleep_ok && s1.sched.sleep_ok;
 	if (res->sleep_ok)
-		res->sleep_ns = s1.sleep - s0.sleep;
+		res->sleep_ns = s1.sched.sleep - s0.sched.sleep;
 	a->end_ns = t3;
 out:
 	sched_close(&sf);

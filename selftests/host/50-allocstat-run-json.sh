@@ -192,8 +192,6 @@ def breakdown():
     threads' time (sleep_other, sys_other and fault_cpu: see below).
     """
     unstable_clock = sections.get("clocksource", ["?"])[0].strip() != "tsc"
-    major, minor = (int(x) for x in load("single")["module"]["kernel"].split(".")[:2])
-    delayed_dequeue = (major, minor) >= (6, 12)
     notes = []
     for sec in ("single", "sweep", "compare"):
         for r in load(sec)["runs"]:
@@ -223,13 +221,11 @@ def breakdown():
                 assert b[k] >= floor or k == "unexplained_ns", (label, k, b)
             assert b["includes"] == {}, (label, b)
             assert sum(b[k] for k in BUCKETS) == tns, (label, b)
-            # Delayed dequeue (6.12+): a task that blocks can stay queued,
-            # and until it is picked or woken its time is neither sleep nor
-            # runqueue to the kernel (61-track-tree.sh, allocstat-run(1)):
-            # unexplained can then exceed the bound, never fall below it.
-            assert b["unexplained_ns"] >= -(0.03 * tns + 1e6 * r["threads"]), \
-                (label, "unexplained", b)
-            assert delayed_dequeue or b["unexplained_ns"] <= 0.03 * tns + 1e6 * r["threads"], \
+            # Delayed dequeue (6.12+) leaves a task that blocks queued, and
+            # until it is picked or woken its time is neither sleep nor
+            # runqueue to the kernel (61-track-tree.sh): measured in 2-thread
+            # file_mmap runs on 6.12, up to 1.9 ms a thread either way.
+            assert abs(b["unexplained_ns"]) <= 0.03 * tns + 1e6 * r["threads"], \
                 (label, "unexplained", b)
             ru = sum(t["utime_ns"] + t["stime_ns"] for t in r["per_thread"])
             assert abs(ru - r["cpu_ns"]) <= 0.02 * r["cpu_ns"] + 2e6 * r["threads"], \
@@ -294,7 +290,7 @@ check("no module: valid JSON, module.loaded false with the reason, counters null
 check("module loaded: valid JSON with the documented fields and the kernel's release", single)
 check("2 x 64 MiB nothp: per-thread faults and zero_pages >= pages, faults within 5% of minflt", per_thread)
 check("vma_faults null on 6.1, a number on 6.12", vma)
-check("breakdown: every bucket measured; unexplained within 3% + 1 ms/thread (6.12 and later: not below it; delayed dequeue), getrusage within 2% of the CPU clock, no bucket below -2%; sched_schedstats restored", breakdown)
+check("breakdown: every bucket measured; unexplained within 3% + 1 ms/thread, getrusage within 2% of the CPU clock, no bucket below -2%; sched_schedstats restored", breakdown)
 check("--sweep -t 2: runs of 1 and 2 threads with slowdowns", sweep)
 check("--svg: well-formed SVG with bars", svg)
 check("--loops 3: nothp faults 3x the pages; reuse at most one pass, as getrusage counts (module counts)", loops)
