@@ -9,7 +9,7 @@
 #
 # Runs each configuration REPS times (default 7; the lookup phase
 # LOOKUP_REPS times, default 3), in the phases named (default all, in this
-# order): 4k cgroup thp scale lookup read memory.
+# order): 4k cgroup thp scale lookup read memory; and hooks, only when named.
 #
 # Configurations are interleaved (A B C ... A B C ...) so that drift in the
 # emulator's speed spreads over all of them alike.
@@ -66,24 +66,52 @@ done
 
 }
 
+# 1a. other hook sets, with empty handlers (floor.c): the 4 KiB, THP and
+# cgroup workloads with each group's hooks of today and their alternatives
+phase_hooks() {
+[ -n "$FLOOR" ] || { echo "N no $FLOOR_KO: phase hooks left out"; return; }
+deep=$(cgroup_deep 2>&1) || { echo "$deep"; deep=; }
+i=1
+while [ $i -le "$REPS" ]; do
+	for cfg in none floor:faults floor:fault-entry floor:zeroing floor:zero-entry \
+		   floor:zero-range floor:mmap_lock floor:lock-rwsem; do
+		run hooks-4k $cfg $i -m write -t 4 -p 16384
+	done
+	for cfg in none floor:zeroing floor:zero-entry floor:zero-range; do
+		run hooks-thp $cfg $i -m thp -t 4 -p 64
+	done
+	for cfg in none floor:mmap_lock floor:lock-rwsem; do
+		[ -z "$deep" ] || IN_CGROUP=$deep run hooks-cgroup $cfg $i -m write -t 4 -p 16384
+	done
+	i=$((i + 1))
+done
+}
+
 # 1b. the same three cgroup levels deep, with the memory controller on down
 # the path, where systemd puts a service's processes: before 6.14 every
 # mmap_lock tracepoint event formats the memcg path while a probe is
 # attached, so the price grows with the depth (a root-cgroup guest
 # understates it)
-phase_cgroup() {
+# the cgroup three levels deep, made once; prints its path
+cgroup_deep() {
 cg=/sys/fs/cgroup
 if [ ! -f $cg/cgroup.controllers ]; then
 	mkdir -p $cg
 	mount -t cgroup2 none $cg 2> /tmp/err ||
-		{ echo "N no cgroup2 ($(cat /tmp/err)): phase cgroup left out"; return; }
+		{ echo "N no cgroup2 ($(cat /tmp/err)): cgroup runs left out" >&2; return 1; }
 fi
 deep=$cg/system.slice/allocstat-bench.service/workload.scope
 mkdir -p $deep
 for d in $cg $cg/system.slice $cg/system.slice/allocstat-bench.service; do
 	echo +memory > $d/cgroup.subtree_control ||
-		{ echo "N cannot enable the memory controller in $d: phase cgroup left out"; return; }
+		{ echo "N cannot enable the memory controller in $d: cgroup runs left out" >&2; return 1; }
 done
+echo $deep
+}
+
+phase_cgroup() {
+cg=/sys/fs/cgroup
+deep=$(cgroup_deep 2>&1) || { echo "$deep"; return; }
 echo "N cgroup: ${deep#$cg}, controllers $(cat $deep/cgroup.controllers)"
 i=1
 while [ $i -le "$REPS" ]; do
@@ -169,7 +197,7 @@ done
 
 for phase in $PHASES; do
 	case $phase in
-	4k|cgroup|thp|scale|lookup|read|memory) "phase_$phase" ;;
+	4k|hooks|cgroup|thp|scale|lookup|read|memory) "phase_$phase" ;;
 	*) echo "N unknown phase '$phase'" ;;
 	esac
 done

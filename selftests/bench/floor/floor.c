@@ -9,9 +9,25 @@
  * themselves: ftrace and optimized-kprobe entry, the return trampoline,
  * the tracepoints and, up to 6.13, their memcg path.  allocstat.ko's cost
  * above it is what its handlers add.
+ *
+ * The *_hook parameters attach other hook sets instead, with empty handlers
+ * too: what a design on those hooks would cost at least (cost-notes.md,
+ * `BENCH_PHASES=hooks`):
+ *   fault_hook=entry     a kprobe on handle_mm_fault's entry, no return probe:
+ *                        the cheapest hook per fault that rides on ftrace
+ *   zeroing_hook=entry   kprobes on the clear_page variants, no return probe:
+ *                        enough to count clears, not to time them
+ *   zeroing_hook=range   kretprobes on post_alloc_hook() (the allocator's
+ *                        zeroing, inlined there up to 7.1) and on the huge-page
+ *                        clear, instead of one per 4 KiB clear
+ *   lock_hook=rwsem      the mmap_lock without its tracepoints: kretprobes on
+ *                        lock_mm_and_find_vma() and the rwsem lock calls,
+ *                        kprobes on the unlock calls (every rwsem's, to be
+ *                        filtered to &mm->mmap_lock by a real handler)
  */
 #include <linux/kprobes.h>
 #include <linux/module.h>
+#include <linux/string.h>
 #include <linux/tracepoint.h>
 #include <trace/events/mmap_lock.h>
 
@@ -24,6 +40,13 @@ module_param(zeroing, bool, 0444);
 MODULE_PARM_DESC(zeroing, "kretprobe the clear_page variants (default 1)");
 module_param(mmap_lock, bool, 0444);
 MODULE_PARM_DESC(mmap_lock, "probe the mmap_lock tracepoints (default 1)");
+static char *fault_hook = "kretprobe", *zeroing_hook = "page", *lock_hook = "tp";
+module_param(fault_hook, charp, 0444);
+MODULE_PARM_DESC(fault_hook, "kretprobe (default) or entry");
+module_param(zeroing_hook, charp, 0444);
+MODULE_PARM_DESC(zeroing_hook, "page (default), entry or range");
+module_param(lock_hook, charp, 0444);
+MODULE_PARM_DESC(lock_hook, "tp (default) or rwsem");
 
 static int empty_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -50,6 +73,45 @@ static struct kretprobe zero_krps[ARRAY_SIZE(clear_page_syms)];
 static bool zero_on[ARRAY_SIZE(clear_page_syms)];
 static bool fault_on, tp_on;
 
+/* the other hook sets: kretprobes and plain kprobes by symbol */
+static const char *const range_syms[] = { "post_alloc_hook", "folio_zero_user", "clear_huge_page" };
+static const char *const lock_ret_syms[] = {
+	"lock_mm_and_find_vma", "down_read", "down_read_killable", "down_read_trylock",
+	"down_write", "down_write_killable", "down_write_trylock",
+};
+static const char *const lock_entry_syms[] = { "up_read", "up_write", "downgrade_write" };
+#define NR_XRET		(ARRAY_SIZE(range_syms) + ARRAY_SIZE(lock_ret_syms))
+#define NR_XENTRY	(ARRAY_SIZE(clear_page_syms) + ARRAY_SIZE(lock_entry_syms) + 1)
+static struct kretprobe x_krps[NR_XRET];
+static struct kprobe x_kps[NR_XENTRY];
+static bool x_krp_on[NR_XRET], x_kp_on[NR_XENTRY];
+static unsigned int nr_xret, nr_xentry;
+
+static int empty_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	return 0;
+}
+
+/* best effort, as for the clear_page variants: a symbol may be absent */
+static void x_kretprobe(const char *sym)
+{
+	unsigned int i = nr_xret++;
+
+	x_krps[i] = empty_krp;
+	x_krps[i].kp.symbol_name = sym;
+	x_krp_on[i] = !register_kretprobe(&x_krps[i]);
+	pr_info("allocstat_floor: kretprobe %s: %s\n", sym, x_krp_on[i] ? "on" : "absent");
+}
+
+static void x_kprobe(const char *sym)
+{
+	unsigned int i = nr_xentry++;
+
+	x_kps[i] = (struct kprobe) { .symbol_name = sym, .pre_handler = empty_pre };
+	x_kp_on[i] = !register_kprobe(&x_kps[i]);
+	pr_info("allocstat_floor: kprobe %s: %s\n", sym, x_kp_on[i] ? "on" : "absent");
+}
+
 static void tp_start(ALLOCSTAT_MMAP_LOCK_PROTO(bool write)) { }
 static void tp_acquire(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool success)) { }
 static void tp_released(ALLOCSTAT_MMAP_LOCK_PROTO(bool write)) { }
@@ -57,6 +119,13 @@ static void tp_released(ALLOCSTAT_MMAP_LOCK_PROTO(bool write)) { }
 static void floor_exit(void)
 {
 	unsigned int i;
+
+	for (i = 0; i < nr_xentry; i++)
+		if (x_kp_on[i])
+			unregister_kprobe(&x_kps[i]);
+	for (i = 0; i < nr_xret; i++)
+		if (x_krp_on[i])
+			unregister_kretprobe(&x_krps[i]);
 
 	if (tp_on) {
 		unregister_trace_mmap_lock_released(tp_released, NULL);
@@ -76,6 +145,35 @@ static int __init floor_init(void)
 	bool any_zero = false;
 	unsigned int i;
 	int ret;
+
+	if (strcmp(fault_hook, "kretprobe") && strcmp(fault_hook, "entry"))
+		return -EINVAL;
+	if (strcmp(zeroing_hook, "page") && strcmp(zeroing_hook, "entry") &&
+	    strcmp(zeroing_hook, "range"))
+		return -EINVAL;
+	if (strcmp(lock_hook, "tp") && strcmp(lock_hook, "rwsem"))
+		return -EINVAL;
+	if (faults && !strcmp(fault_hook, "entry")) {
+		x_kprobe("handle_mm_fault");
+		faults = false;
+	}
+	if (zeroing && !strcmp(zeroing_hook, "entry")) {
+		for (i = 0; i < ARRAY_SIZE(clear_page_syms); i++)
+			x_kprobe(clear_page_syms[i]);
+		zeroing = false;
+	}
+	if (zeroing && !strcmp(zeroing_hook, "range")) {
+		for (i = 0; i < ARRAY_SIZE(range_syms); i++)
+			x_kretprobe(range_syms[i]);
+		zeroing = false;
+	}
+	if (mmap_lock && !strcmp(lock_hook, "rwsem")) {
+		for (i = 0; i < ARRAY_SIZE(lock_ret_syms); i++)
+			x_kretprobe(lock_ret_syms[i]);
+		for (i = 0; i < ARRAY_SIZE(lock_entry_syms); i++)
+			x_kprobe(lock_entry_syms[i]);
+		mmap_lock = false;
+	}
 
 	if (faults) {
 		fault_krp = empty_krp;
