@@ -9,7 +9,8 @@
 #   faults|zeroing|mmap_lock
 #                    allocstat.ko with that group alone (hooks=)
 #   floor[:GROUP]    allocstat_floor.ko: the same hooks with empty handlers
-#   floor:fault-entry, floor:zero-entry, floor:zero-range, floor:lock-rwsem
+#   floor:fault-entry, floor:fault-direct, floor:zero-entry, floor:zero-range,
+#   floor:lock-rwsem
 #                    allocstat_floor.ko with one group on another hook set
 #                    (floor.c's *_hook parameters; the hooks phase)
 #   tracefs          the kernel's own tracing: mmap_lock events and kprobe
@@ -38,6 +39,7 @@ setup() {
 	floor:zeroing) insmod "$FLOOR_KO" faults=0 mmap_lock=0 ;;
 	floor:mmap_lock) insmod "$FLOOR_KO" faults=0 zeroing=0 ;;
 	floor:fault-entry) insmod "$FLOOR_KO" zeroing=0 mmap_lock=0 fault_hook=entry ;;
+	floor:fault-direct) insmod "$FLOOR_KO" zeroing=0 mmap_lock=0 fault_hook=direct ;;
 	floor:zero-entry) insmod "$FLOOR_KO" faults=0 mmap_lock=0 zeroing_hook=entry ;;
 	floor:zero-range) insmod "$FLOOR_KO" faults=0 mmap_lock=0 zeroing_hook=range ;;
 	floor:lock-rwsem) insmod "$FLOOR_KO" faults=0 zeroing=0 lock_hook=rwsem ;;

@@ -73,7 +73,7 @@ phase_hooks() {
 deep=$(cgroup_deep 2>&1) || { echo "$deep"; deep=; }
 i=1
 while [ $i -le "$REPS" ]; do
-	for cfg in none floor:faults floor:fault-entry floor:zeroing floor:zero-entry \
+	for cfg in none floor:faults floor:fault-entry floor:fault-direct floor:zeroing floor:zero-entry \
 		   floor:zero-range floor:mmap_lock floor:lock-rwsem; do
 		run hooks-4k $cfg $i -m write -t 4 -p 16384
 	done

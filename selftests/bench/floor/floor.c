@@ -14,7 +14,13 @@
  * too: what a design on those hooks would cost at least (cost-notes.md,
  * `BENCH_PHASES=hooks`):
  *   fault_hook=entry     a kprobe on handle_mm_fault's entry, no return probe:
- *                        the cheapest hook per fault that rides on ftrace
+ *                        the cheapest kprobe per fault that rides on ftrace
+ *   fault_hook=direct    an ftrace direct call to a trampoline of this module
+ *                        that calls an empty entry function, the body of
+ *                        handle_mm_fault, then an empty exit function, as a
+ *                        BPF fexit trampoline does: entry and return without
+ *                        the kprobe and rethook machinery (x86-64; calls the
+ *                        body indirectly, so not under IBT enforcement)
  *   zeroing_hook=entry   kprobes on the clear_page variants, no return probe:
  *                        enough to count clears, not to time them
  *   zeroing_hook=range   kretprobes on post_alloc_hook() (the allocator's
@@ -25,8 +31,14 @@
  *                        kprobes on the unlock calls (every rwsem's, to be
  *                        filtered to &mm->mmap_lock by a real handler)
  */
+#include <linux/ftrace.h>
 #include <linux/kprobes.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/objtool.h>
+#include <linux/version.h>
+#include <asm/linkage.h>
+#include <asm/ibt.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
 #include <trace/events/mmap_lock.h>
@@ -42,7 +54,7 @@ module_param(mmap_lock, bool, 0444);
 MODULE_PARM_DESC(mmap_lock, "probe the mmap_lock tracepoints (default 1)");
 static char *fault_hook = "kretprobe", *zeroing_hook = "page", *lock_hook = "tp";
 module_param(fault_hook, charp, 0444);
-MODULE_PARM_DESC(fault_hook, "kretprobe (default) or entry");
+MODULE_PARM_DESC(fault_hook, "kretprobe (default), entry or direct");
 module_param(zeroing_hook, charp, 0444);
 MODULE_PARM_DESC(zeroing_hook, "page (default), entry or range");
 module_param(lock_hook, charp, 0444);
@@ -103,6 +115,93 @@ static void x_kretprobe(const char *sym)
 	pr_info("allocstat_floor: kretprobe %s: %s\n", sym, x_krp_on[i] ? "on" : "absent");
 }
 
+/*
+ * fault_hook=direct.  At entry (%rsp) is the return address into
+ * handle_mm_fault just past its fentry call, above it the caller's.  The
+ * trampoline saves the four arguments, calls floor_direct_entry(), calls
+ * the body with the arguments, calls floor_direct_exit() with its return
+ * value, and returns to the caller, skipping the body's return address.
+ * Stack alignment: 8 at entry + rbp + 4 arguments + 8 of padding.
+ */
+void floor_direct_entry(void);
+void floor_direct_exit(unsigned long ret);
+extern void floor_direct_tramp(void);
+notrace noinline void floor_direct_entry(void)
+{
+	barrier();
+}
+notrace noinline void floor_direct_exit(unsigned long ret)
+{
+	barrier();
+}
+asm (
+"	.pushsection	.text, \"ax\", @progbits\n"
+"	.type		floor_direct_tramp, @function\n"
+"	.globl		floor_direct_tramp\n"
+"floor_direct_tramp:\n"
+	ASM_ENDBR
+"	pushq %rbp\n"
+"	movq %rsp, %rbp\n"
+"	pushq %rdi\n"
+"	pushq %rsi\n"
+"	pushq %rdx\n"
+"	pushq %rcx\n"
+"	subq $8, %rsp\n"
+"	call floor_direct_entry\n"
+"	movq -8(%rbp), %rdi\n"
+"	movq -16(%rbp), %rsi\n"
+"	movq -24(%rbp), %rdx\n"
+"	movq -32(%rbp), %rcx\n"
+"	movq 8(%rbp), %rax\n"
+"	call __x86_indirect_thunk_rax\n"
+"	movq %rax, -40(%rbp)\n"
+"	movq %rax, %rdi\n"
+"	call floor_direct_exit\n"
+"	movq -40(%rbp), %rax\n"
+"	leave\n"
+"	addq $8, %rsp\n"
+	ASM_RET
+"	.size		floor_direct_tramp, .-floor_direct_tramp\n"
+"	.popsection\n"
+);
+/* it returns past the body's return address: not a frame objtool knows */
+STACK_FRAME_NON_STANDARD(floor_direct_tramp);
+
+static struct ftrace_ops direct_ops;
+static bool direct_on;
+
+static int direct_register(void)
+{
+	int ret = ftrace_set_filter_ip(&direct_ops, (unsigned long)handle_mm_fault, 0, 0);
+
+	if (ret)
+		return ret;
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
+	ret = register_ftrace_direct_multi(&direct_ops, (unsigned long)floor_direct_tramp);
+#else
+	ret = register_ftrace_direct(&direct_ops, (unsigned long)floor_direct_tramp);
+#endif
+	if (ret)
+		ftrace_free_filter(&direct_ops);
+	direct_on = !ret;
+	pr_info("allocstat_floor: direct call on handle_mm_fault: %d\n", ret);
+	return ret;
+}
+
+static void direct_unregister(void)
+{
+	if (!direct_on)
+		return;
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
+	unregister_ftrace_direct_multi(&direct_ops, (unsigned long)floor_direct_tramp);
+	ftrace_free_filter(&direct_ops);
+#else
+	/* frees the filter too */
+	unregister_ftrace_direct(&direct_ops, (unsigned long)floor_direct_tramp, true);
+#endif
+	direct_on = false;
+}
+
 static void x_kprobe(const char *sym)
 {
 	unsigned int i = nr_xentry++;
@@ -120,6 +219,7 @@ static void floor_exit(void)
 {
 	unsigned int i;
 
+	direct_unregister();
 	for (i = 0; i < nr_xentry; i++)
 		if (x_kp_on[i])
 			unregister_kprobe(&x_kps[i]);
@@ -146,7 +246,8 @@ static int __init floor_init(void)
 	unsigned int i;
 	int ret;
 
-	if (strcmp(fault_hook, "kretprobe") && strcmp(fault_hook, "entry"))
+	if (strcmp(fault_hook, "kretprobe") && strcmp(fault_hook, "entry") &&
+	    strcmp(fault_hook, "direct"))
 		return -EINVAL;
 	if (strcmp(zeroing_hook, "page") && strcmp(zeroing_hook, "entry") &&
 	    strcmp(zeroing_hook, "range"))
@@ -155,6 +256,12 @@ static int __init floor_init(void)
 		return -EINVAL;
 	if (faults && !strcmp(fault_hook, "entry")) {
 		x_kprobe("handle_mm_fault");
+		faults = false;
+	}
+	if (faults && !strcmp(fault_hook, "direct")) {
+		ret = direct_register();
+		if (ret)
+			return ret;
 		faults = false;
 	}
 	if (zeroing && !strcmp(zeroing_hook, "entry")) {
