@@ -123,14 +123,15 @@ static void x_kretprobe(const char *sym)
  * value, and returns to the caller, skipping the body's return address.
  * Stack alignment: 8 at entry + rbp + 4 arguments + 8 of padding.
  */
-void floor_direct_entry(void);
-void floor_direct_exit(unsigned long ret);
-extern void floor_direct_tramp(void);
-notrace noinline void floor_direct_entry(void)
+void floor_direct_tramp(void);	/* the assembly below */
+
+/* called from the assembly only: __used, so they keep their names */
+static notrace noinline __used void floor_direct_entry(void)
 {
 	barrier();
 }
-notrace noinline void floor_direct_exit(unsigned long ret)
+
+static notrace noinline __used void floor_direct_exit(unsigned long ret)
 {
 	barrier();
 }
