@@ -77,7 +77,7 @@ check:
 	@selftests/lib/check $(KERNELS)
 
 FLAVOURS ?= 6.1-rt 6.12-rt 6.1-cloud 6.12-cloud
-FLAVOUR_TESTS ?= 10-load.sh 20-faults.sh 30-thp.sh 40-contention.sh 98-int3.sh
+FLAVOUR_TESTS ?= 10-load.sh 20-faults.sh 30-thp.sh 40-contention.sh 81-direct-calls.sh 98-int3.sh
 check-flavours:
 	@CHECK_TESTS="$(FLAVOUR_TESTS)" selftests/lib/check $(FLAVOURS)
 
@@ -196,7 +196,7 @@ dkms-source:
 	rm -rf $(DKMS_SOURCE_DIR)
 	mkdir -p $(DKMS_SOURCE_DIR)/module
 	cp COPYING Kbuild dkms.conf $(DKMS_SOURCE_DIR)/
-	cp module/*.c module/*.h $(DKMS_SOURCE_DIR)/module/
+	cp module/*.c module/*.h module/*.S $(DKMS_SOURCE_DIR)/module/
 
 dkms-check:
 	@[ -n "$(VERSION)" ] || { echo "no ALLOCSTAT_VERSION in module/allocstat.h" >&2; exit 1; }

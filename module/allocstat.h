@@ -272,7 +272,9 @@ void allocstat_split_init(void);
 void allocstat_split_exit(void);
 
 /* faults.c */
+int allocstat_faults_parse(void);
 int allocstat_faults_init(void);
+const char *allocstat_faults_hook(void);
 void allocstat_faults_exit(void);
 
 /* zeroing.c */
@@ -280,7 +282,9 @@ int allocstat_zeroing_init(void);
 void allocstat_zeroing_exit(void);
 
 /* mmap_lock.c */
+int allocstat_mmap_lock_parse(void);
 int allocstat_mmap_lock_init(void);
+const char *allocstat_mmap_lock_hook(void);
 void allocstat_mmap_lock_exit(void);
 
 /* proc.c */

@@ -22,8 +22,10 @@
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 14, 0)
 #define ALLOCSTAT_MMAP_LOCK_PROTO(...)	void *data, struct mm_struct *mm, \
 					const char *memcg_path, __VA_ARGS__
+#define ALLOCSTAT_MMAP_LOCK_MEMCG_PATH	1	/* formatted for every event */
 #else /* >= 6.14 */
 #define ALLOCSTAT_MMAP_LOCK_PROTO(...)	void *data, struct mm_struct *mm, __VA_ARGS__
+#define ALLOCSTAT_MMAP_LOCK_MEMCG_PATH	0
 #endif /* LINUX_VERSION_CODE < 6.14 */
 
 /*
@@ -221,5 +223,37 @@ static __always_inline u64 allocstat_last_queued(const struct task_struct *t)
 	return 0;
 #endif /* CONFIG_SCHED_INFO */
 }
+
+/*
+ * ftrace direct calls (faults.c).  5.16 to 6.5 had register_ftrace_direct()
+ * for one function and register_ftrace_direct_multi() for an ftrace_ops;
+ * "ftrace: Rename _ftrace_direct_multi APIs to _ftrace_direct APIs" (6.6)
+ * kept only the ops form, under the old name, and unregister takes
+ * free_filters.  The prototypes cannot be told apart by the preprocessor.
+ */
+#ifdef CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS
+#include <linux/ftrace.h>
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
+#define allocstat_register_ftrace_direct(ops, addr)	\
+	register_ftrace_direct_multi(ops, addr)
+static inline int allocstat_unregister_ftrace_direct(struct ftrace_ops *ops,
+						     unsigned long addr)
+{
+	int ret = unregister_ftrace_direct_multi(ops, addr);
+
+	if (!ret)
+		ftrace_free_filter(ops);
+	return ret;
+}
+#else /* >= 6.6 */
+#define allocstat_register_ftrace_direct(ops, addr)	\
+	register_ftrace_direct(ops, addr)
+static inline int allocstat_unregister_ftrace_direct(struct ftrace_ops *ops,
+						     unsigned long addr)
+{
+	return unregister_ftrace_direct(ops, addr, true);	/* and free the filter */
+}
+#endif /* LINUX_VERSION_CODE < 6.6 */
+#endif /* CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS */
 
 #endif /* ALLOCSTAT_COMPAT_H */

@@ -13,6 +13,7 @@
 #include <linux/tracepoint.h>
 
 #include "allocstat.h"
+#include "direct.h"
 
 #define MAX_TASKS_LIMIT	65536
 
@@ -69,10 +70,16 @@ static int parse_hooks(void)
 	return 0;
 }
 
-static void attach(enum allocstat_hook h, int (*init)(void))
+static int attach(enum allocstat_hook h, int (*init)(void))
 {
-	if (test_bit(h, &hooks_wanted) && !init())
+	int ret;
+
+	if (!test_bit(h, &hooks_wanted))
+		return 0;
+	ret = init();
+	if (!ret)
 		set_bit(h, &allocstat_hooks_active);
+	return ret;
 }
 
 static void detach_all(void)
@@ -83,6 +90,8 @@ static void detach_all(void)
 		allocstat_zeroing_exit();
 	if (test_and_clear_bit(ALLOCSTAT_HOOK_FAULTS, &allocstat_hooks_active))
 		allocstat_faults_exit();
+	/* the trampolines are our text, and their calls use the table */
+	allocstat_direct_drain_pending();
 	if (test_and_clear_bit(ALLOCSTAT_HOOK_FORK, &allocstat_hooks_active))
 		allocstat_fork_hook_exit();
 	if (test_and_clear_bit(ALLOCSTAT_HOOK_EXIT, &allocstat_hooks_active))
@@ -94,6 +103,7 @@ static void detach_all(void)
 
 static int __init allocstat_init(void)
 {
+	char faults[40];
 	int ret;
 
 	if (allocstat_max_tasks < 1 || allocstat_max_tasks > MAX_TASKS_LIMIT) {
@@ -102,6 +112,10 @@ static int __init allocstat_init(void)
 		return -EINVAL;
 	}
 	ret = parse_hooks();
+	if (!ret)
+		ret = allocstat_faults_parse();
+	if (!ret)
+		ret = allocstat_mmap_lock_parse();
 	if (ret)
 		return ret;
 
@@ -129,9 +143,14 @@ static int __init allocstat_init(void)
 	if (!allocstat_hook_on(ALLOCSTAT_HOOK_FORK))
 		pr_notice("no fork hook: track does not follow fork\n");
 	allocstat_split_init();
-	attach(ALLOCSTAT_HOOK_FAULTS, allocstat_faults_init);
+	/* a hook asked for by name (fault_hook=direct, ...) is not optional */
+	ret = attach(ALLOCSTAT_HOOK_FAULTS, allocstat_faults_init);
+	if (ret && !strcmp(allocstat_faults_hook(), "direct"))
+		goto out_detach;
 	attach(ALLOCSTAT_HOOK_ZEROING, allocstat_zeroing_init);
-	attach(ALLOCSTAT_HOOK_MMAP_LOCK, allocstat_mmap_lock_init);
+	ret = attach(ALLOCSTAT_HOOK_MMAP_LOCK, allocstat_mmap_lock_init);
+	if (ret && !strcmp(allocstat_mmap_lock_hook(), "direct"))
+		goto out_detach;
 	if (!(allocstat_hooks_active & (BIT(ALLOCSTAT_HOOK_FAULTS) |
 					BIT(ALLOCSTAT_HOOK_ZEROING) |
 					BIT(ALLOCSTAT_HOOK_MMAP_LOCK)))) {
@@ -145,9 +164,15 @@ static int __init allocstat_init(void)
 		pr_err("cannot create /proc/allocstat\n");
 		goto out_detach;
 	}
-	pr_info("version %s, %u task slots, %zu KiB; kretprobe instances: %d (faults), %d (each zeroing probe)\n",
-		ALLOCSTAT_VERSION, allocstat_max_tasks, allocstat_table_bytes() >> 10,
-		allocstat_fault_maxactive(), ALLOCSTAT_ZERO_MAXACTIVE);
+	if (allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS) && !strcmp(allocstat_faults_hook(), "kretprobe"))
+		snprintf(faults, sizeof(faults), "kretprobe, %d instances", allocstat_fault_maxactive());
+	else
+		strscpy(faults, allocstat_hook_on(ALLOCSTAT_HOOK_FAULTS) ?
+			allocstat_faults_hook() : "off", sizeof(faults));
+	pr_info("version %s, %u task slots, %zu KiB; faults: %s; mmap_lock: %s; %d kretprobe instances per zeroing probe\n",
+		ALLOCSTAT_VERSION, allocstat_max_tasks, allocstat_table_bytes() >> 10, faults,
+		allocstat_hook_on(ALLOCSTAT_HOOK_MMAP_LOCK) ? allocstat_mmap_lock_hook() : "off",
+		ALLOCSTAT_ZERO_MAXACTIVE);
 	return 0;
 
 out_detach:

@@ -58,7 +58,7 @@ fi
 phase_4k() {
 i=1
 while [ $i -le "$REPS" ]; do
-	for cfg in none all faults zeroing mmap_lock $FLOOR tracefs; do
+	for cfg in none all all:kprobes faults zeroing mmap_lock $FLOOR tracefs; do
 		run 4k $cfg $i -m write -t 4 -p 16384
 	done
 	i=$((i + 1))
@@ -73,14 +73,14 @@ phase_hooks() {
 deep=$(cgroup_deep 2>&1) || { echo "$deep"; deep=; }
 i=1
 while [ $i -le "$REPS" ]; do
-	for cfg in none floor:faults floor:fault-entry floor:fault-direct floor:zeroing floor:zero-entry \
-		   floor:zero-range floor:mmap_lock floor:lock-rwsem; do
+	for cfg in none floor:faults floor:fault-kretprobe floor:fault-entry floor:zeroing floor:zero-entry \
+		   floor:zero-range floor:mmap_lock floor:lock-tp floor:lock-rwsem; do
 		run hooks-4k $cfg $i -m write -t 4 -p 16384
 	done
 	for cfg in none floor:zeroing floor:zero-entry floor:zero-range; do
 		run hooks-thp $cfg $i -m thp -t 4 -p 64
 	done
-	for cfg in none floor:mmap_lock floor:lock-rwsem; do
+	for cfg in none floor:mmap_lock floor:lock-tp floor:lock-rwsem; do
 		[ -z "$deep" ] || IN_CGROUP=$deep run hooks-cgroup $cfg $i -m write -t 4 -p 16384
 	done
 	i=$((i + 1))
@@ -115,7 +115,7 @@ deep=$(cgroup_deep 2>&1) || { echo "$deep"; return; }
 echo "N cgroup: ${deep#$cg}, controllers $(cat $deep/cgroup.controllers)"
 i=1
 while [ $i -le "$REPS" ]; do
-	for cfg in none all ${FLOOR%% *} tracefs; do
+	for cfg in none all all:kprobes ${FLOOR%% *} tracefs; do
 		IN_CGROUP=$deep run cgroup $cfg $i -m write -t 4 -p 16384
 	done
 	i=$((i + 1))

@@ -79,14 +79,14 @@ SRC=$TMP/src/allocstat-$VERSION
 make -s --no-print-directory -C "$TOP" dkms-source DKMS_SOURCE_DIR="$SRC" >"$TMP/stage.log" 2>&1
 rc=$?
 (cd "$SRC" 2>/dev/null && find . -type f | sed 's|^\./||' | LC_ALL=C sort) >"$TMP/staged"
-(cd "$TOP" && { printf '%s\n' COPYING Kbuild dkms.conf; ls module/*.c module/*.h; } | LC_ALL=C sort) \
+(cd "$TOP" && { printf '%s\n' COPYING Kbuild dkms.conf; ls module/*.c module/*.h module/*.S; } | LC_ALL=C sort) \
 	>"$TMP/wanted"
 if [ $rc -eq 0 ] && cmp -s "$TMP/staged" "$TMP/wanted"; then
-	ktap_test_pass "make dkms-source: COPYING, Kbuild, dkms.conf and module/*.[ch], nothing else ($(wc -l <"$TMP/staged") files)"
+	ktap_test_pass "make dkms-source: COPYING, Kbuild, dkms.conf and module/*.[chS], nothing else ($(wc -l <"$TMP/staged") files)"
 else
 	show "$TMP/stage.log"
 	diff "$TMP/wanted" "$TMP/staged" | sed 's/^/# wanted vs staged: /'
-	ktap_test_fail "make dkms-source: COPYING, Kbuild, dkms.conf and module/*.[ch], nothing else (exit $rc)"
+	ktap_test_fail "make dkms-source: COPYING, Kbuild, dkms.conf and module/*.[chS], nothing else (exit $rc)"
 	[ -f "$SRC/dkms.conf" ] || ktap_exit_fail_msg "no sources staged for dkms"
 fi
 

@@ -53,7 +53,7 @@ for f in Makefile Kbuild COPYING module userspace man; do
 	[ -e "$TOP/$f" ] && cp -R "$TOP/$f" "$SRC/"
 done
 rm -rf "$SRC/userspace/build"
-find "$SRC/module" -type f ! -name '*.[ch]' -delete
+find "$SRC/module" -type f ! -name '*.[chS]' -delete
 
 VERSION=$(sed -n 's/^#define ALLOCSTAT_VERSION[[:space:]]*"\(.*\)"/\1/p' "$SRC/module/allocstat.h")
 # the programs userspace/Makefile builds

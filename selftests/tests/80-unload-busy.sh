@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Unload while the hooks fire: 4 threads fault and a reader loops on
-# /proc/allocstat while the module is unloaded and reloaded, 5 times.
+# /proc/allocstat while the module is unloaded and reloaded, 5 times: with
+# the hooks the default picks (direct calls), and every second time with
+# fault_hook=kretprobe lock_hook=tracepoint; in the third cycle tracefs has
+# the mmap_lock events on too, so that the direct calls run the tracepoints'
+# body while they are detached.  Each unload takes less than a minute.
 
 . "$(dirname "$0")/../lib/ktap.sh"
 . "$(dirname "$0")/../lib/module.sh"
@@ -15,6 +19,13 @@ reader() {
 	done
 }
 
+T=/sys/kernel/tracing
+# before 6.14 the default puts the mmap_lock on direct calls too
+default_lock=direct
+case "$(uname -r)" in
+6.1[4-9]* | 6.[2-9][0-9]* | [7-9].* | [1-9][0-9].*) default_lock=tracepoint ;;
+esac
+
 ktap_print_header
 as_setup
 ktap_set_plan 4
@@ -25,9 +36,24 @@ as_bg reader
 ok=1
 i=0
 while [ $i -lt $CYCLES ]; do
-	as_load || { ok=0; break; }
+	params= want="direct $default_lock"
+	if [ $((i % 2)) -eq 1 ]; then
+		params="fault_hook=kretprobe lock_hook=tracepoint"
+		want="kretprobe tracepoint"
+	fi
+	[ $i -eq 2 ] && echo 1 > $T/events/mmap_lock/enable
+	as_load $params || { ok=0; break; }
+	got="$(cat /sys/module/$AS_MOD/parameters/fault_hook) $(cat /sys/module/$AS_MOD/parameters/lock_hook)"
+	ktap_print_msg "cycle $i: fault and mmap_lock hooks: $got"
+	[ "$got" = "$want" ] || { ktap_print_msg "cycle $i: wanted $want"; ok=0; }
 	sleep 1
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	as_unload || { ok=0; break; }
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	echo 0 > $T/events/mmap_lock/enable
+	ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+	ktap_print_msg "cycle $i: unload took $ms ms$([ $i -eq 2 ] && echo ', tracefs mmap_lock events on')"
+	[ "$ms" -lt 60000 ] || ok=0
 	i=$((i + 1))
 done
 ktap_print_msg "$i load/unload cycles under load"

@@ -12,8 +12,16 @@
 long_hooks=$(printf 'faults,%.0s' 1 2 3 4 5 6 7 8 9 10 11 12)faults
 BAD="max_tasks=0 max_tasks=65537 max_tasks=4294967296 max_tasks=-1 max_tasks=abc
 max_tasks= max_tasks=1e3 max_tasks=99999999999999999999 hooks=bogus hooks= hooks=,
-hooks=faults,nope hooks=FAULTS hooks=$long_hooks"
-GOOD="max_tasks=1 max_tasks=65536 hooks=zeroing hooks=faults,zeroing,mmap_lock"
+hooks=faults,nope hooks=FAULTS hooks=$long_hooks fault_hook=bogus fault_hook=
+fault_hook=DIRECT fault_hook=direct,kretprobe lock_hook=bogus lock_hook= lock_hook=tp
+lock_hook=kretprobe"
+GOOD="max_tasks=1 max_tasks=65536 hooks=zeroing hooks=faults,zeroing,mmap_lock
+fault_hook=auto fault_hook=direct fault_hook=kretprobe lock_hook=auto lock_hook=tracepoint"
+# lock_hook=direct is for kernels whose mmap_lock tracepoints format the memcg path
+case "$(uname -r)" in
+6.1[4-9]* | 6.[2-9][0-9]* | [7-9].* | [1-9][0-9].*) BAD="$BAD lock_hook=direct" ;;
+*) GOOD="$GOOD lock_hook=direct" ;;
+esac
 
 ktap_print_header
 as_setup

@@ -2,10 +2,11 @@
 /*
  * allocstat_floor.ko: the hooks of allocstat.ko with empty handlers, for
  * `make bench` only.  It attaches to the same functions and tracepoints by
- * the same mechanisms (a kretprobe on handle_mm_fault, kretprobes on the
- * clear_page variants or, on 7.x, on clear_highpages_kasan_tagged(), probes
- * on the three mmap_lock tracepoints), and does
- * nothing in them.  Its cost is what the kernel charges for the hooks
+ * the same mechanisms (allocstat's own direct-call trampolines, module/
+ * tramp.S, on handle_mm_fault and on the three __mmap_lock_do_trace_*
+ * functions behind empty probes on the mmap_lock tracepoints, kretprobes on
+ * the clear_page variants or, on 7.x, on clear_highpages_kasan_tagged()),
+ * and does nothing in them.  Its cost is what the kernel charges for the hooks
  * themselves: ftrace and optimized-kprobe entry, the return trampoline,
  * the tracepoints and, up to 6.13, their memcg path.  allocstat.ko's cost
  * above it is what its handlers add.
@@ -13,37 +14,45 @@
  * The *_hook parameters attach other hook sets instead, with empty handlers
  * too: what a design on those hooks would cost at least (cost-notes.md,
  * `BENCH_PHASES=hooks`):
+ *   fault_hook=direct    (the default, as allocstat.ko's) an ftrace direct
+ *                        call to allocstat's trampoline (tramp.S, copied
+ *                        in by the build), which calls the empty
+ *                        allocstat_fault_enter() below, the body of
+ *                        handle_mm_fault, then the empty allocstat_fault_leave().
+ *                        They count the calls in flight, and unload waits
+ *                        for them, as allocstat.ko's do
+ *   fault_hook=kretprobe allocstat.ko's fault_hook=kretprobe
  *   fault_hook=entry     a kprobe on handle_mm_fault's entry, no return probe:
  *                        the cheapest kprobe per fault that rides on ftrace
- *   fault_hook=direct    an ftrace direct call to a trampoline of this module
- *                        that calls an empty entry function, the body of
- *                        handle_mm_fault, then an empty exit function, as a
- *                        BPF fexit trampoline does: entry and return without
- *                        the kprobe and rethook machinery (x86-64; calls the
- *                        body indirectly, so not under IBT enforcement)
  *   zeroing_hook=entry   kprobes on the clear_page variants, no return probe:
  *                        enough to count clears, not to time them
  *   zeroing_hook=range   kretprobes on post_alloc_hook() (the allocator's
  *                        zeroing, inlined there up to 7.1) and on the huge-page
  *                        clear, instead of one per 4 KiB clear
+ *   lock_hook=direct     (the default before 6.14, as allocstat.ko's) empty probes on the
+ *                        mmap_lock tracepoints, and allocstat's direct-call
+ *                        trampolines on the __mmap_lock_do_trace_* functions
+ *                        with handlers that only tell them to run the body
+ *                        when another probe is attached to the tracepoint
+ *   lock_hook=tp         (the default from 6.14) the empty tracepoint probes
+ *                        alone: allocstat.ko's lock_hook=tracepoint
  *   lock_hook=rwsem      the mmap_lock without its tracepoints: kretprobes on
  *                        lock_mm_and_find_vma() and the rwsem lock calls,
  *                        kprobes on the unlock calls (every rwsem's, to be
  *                        filtered to &mm->mmap_lock by a real handler)
  */
+#include <linux/delay.h>
 #include <linux/ftrace.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
 #include <linux/module.h>
-#include <linux/objtool.h>
-#include <linux/version.h>
-#include <asm/linkage.h>
-#include <asm/ibt.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
 #include <trace/events/mmap_lock.h>
 
 #include "compat.h"	/* copied from module/ by the build */
+#include "direct.h"
 
 static bool faults = true, zeroing = true, mmap_lock = true;
 module_param(faults, bool, 0444);
@@ -52,13 +61,20 @@ module_param(zeroing, bool, 0444);
 MODULE_PARM_DESC(zeroing, "kretprobe the clear_page variants (default 1)");
 module_param(mmap_lock, bool, 0444);
 MODULE_PARM_DESC(mmap_lock, "probe the mmap_lock tracepoints (default 1)");
-static char *fault_hook = "kretprobe", *zeroing_hook = "page", *lock_hook = "tp";
+/* lock_hook: as allocstat.ko's default, direct only where the path is formatted */
+static char *fault_hook = "direct", *zeroing_hook = "page",
+	    *lock_hook = ALLOCSTAT_MMAP_LOCK_MEMCG_PATH ? "direct" : "tp";
 module_param(fault_hook, charp, 0444);
-MODULE_PARM_DESC(fault_hook, "kretprobe (default), entry or direct");
+MODULE_PARM_DESC(fault_hook, "direct (default), kretprobe or entry");
 module_param(zeroing_hook, charp, 0444);
 MODULE_PARM_DESC(zeroing_hook, "page (default), entry or range");
 module_param(lock_hook, charp, 0444);
-MODULE_PARM_DESC(lock_hook, "tp (default) or rwsem");
+MODULE_PARM_DESC(lock_hook, "direct (default before 6.14), tp (default from 6.14) or rwsem");
+/* for selftests/host/58-direct-busy.sh: hold one function's direct call only */
+static bool lock_direct_released_only;
+module_param(lock_direct_released_only, bool, 0444);
+MODULE_PARM_DESC(lock_direct_released_only,
+		 "lock_hook=direct on __mmap_lock_do_trace_released() only (default 0)");
 
 static int empty_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -115,92 +131,111 @@ static void x_kretprobe(const char *sym)
 	pr_info("allocstat_floor: kretprobe %s: %s\n", sym, x_krp_on[i] ? "on" : "absent");
 }
 
-/*
- * fault_hook=direct.  At entry (%rsp) is the return address into
- * handle_mm_fault just past its fentry call, above it the caller's.  The
- * trampoline saves the four arguments, calls floor_direct_entry(), calls
- * the body with the arguments, calls floor_direct_exit() with its return
- * value, and returns to the caller, skipping the body's return address.
- * Stack alignment: 8 at entry + rbp + 4 arguments + 8 of padding.
- */
-void floor_direct_tramp(void);	/* the assembly below */
+/* fault_hook=direct: tramp.S calls these around the body */
+static DEFINE_PER_CPU(long, inflight);
 
-/* called from the assembly only: __used, so they keep their names */
-static notrace noinline __used void floor_direct_entry(void)
+asmlinkage __visible notrace void allocstat_fault_enter(struct fault_data *d, unsigned int flags)
 {
-	barrier();
+	this_cpu_inc(inflight);
 }
 
-static notrace noinline __used void floor_direct_exit(unsigned long ret)
+asmlinkage __visible notrace void allocstat_fault_leave(struct fault_data *d, unsigned int ret)
 {
-	barrier();
+	this_cpu_dec(inflight);
 }
-asm (
-"	.pushsection	.text, \"ax\", @progbits\n"
-"	.type		floor_direct_tramp, @function\n"
-"	.globl		floor_direct_tramp\n"
-"floor_direct_tramp:\n"
-	ASM_ENDBR
-"	pushq %rbp\n"
-"	movq %rsp, %rbp\n"
-"	pushq %rdi\n"
-"	pushq %rsi\n"
-"	pushq %rdx\n"
-"	pushq %rcx\n"
-"	subq $8, %rsp\n"
-"	call floor_direct_entry\n"
-"	movq -8(%rbp), %rdi\n"
-"	movq -16(%rbp), %rsi\n"
-"	movq -24(%rbp), %rdx\n"
-"	movq -32(%rbp), %rcx\n"
-"	movq 8(%rbp), %rax\n"
-"	call __x86_indirect_thunk_rax\n"
-"	movq %rax, -40(%rbp)\n"
-"	movq %rax, %rdi\n"
-"	call floor_direct_exit\n"
-"	movq -40(%rbp), %rax\n"
-"	leave\n"
-"	addq $8, %rsp\n"
-	ASM_RET
-"	.size		floor_direct_tramp, .-floor_direct_tramp\n"
-"	.popsection\n"
-);
-/* it returns past the body's return address: not a frame objtool knows */
-STACK_FRAME_NON_STANDARD(floor_direct_tramp);
 
-static struct ftrace_ops direct_ops;
-static bool direct_on;
+static void tp_start(ALLOCSTAT_MMAP_LOCK_PROTO(bool write)) { }
+static void tp_acquire(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool success)) { }
+static void tp_released(ALLOCSTAT_MMAP_LOCK_PROTO(bool write)) { }
 
-static int direct_register(void)
+/* lock_hook=direct: run the body only for another probe, as allocstat.ko */
+static __always_inline bool others(struct tracepoint *tp, void *stub)
 {
-	int ret = ftrace_set_filter_ip(&direct_ops, (unsigned long)handle_mm_fault, 0, 0);
+	struct tracepoint_func *f;
+	bool ret;
+
+	preempt_disable_notrace();
+	f = rcu_dereference_sched(tp->funcs);
+	ret = f && (f[0].func != stub || f[1].func);
+	if (ret)
+		this_cpu_inc(inflight);
+	preempt_enable_notrace();
+	return ret;
+}
+
+asmlinkage __visible notrace bool allocstat_lock_start(struct mm_struct *mm, bool write)
+{
+	return others(&__tracepoint_mmap_lock_start_locking, tp_start);
+}
+
+asmlinkage __visible notrace bool allocstat_lock_acquire(struct mm_struct *mm, bool write,
+							 bool success)
+{
+	return others(&__tracepoint_mmap_lock_acquire_returned, tp_acquire);
+}
+
+asmlinkage __visible notrace bool allocstat_lock_released(struct mm_struct *mm, bool write)
+{
+	return others(&__tracepoint_mmap_lock_released, tp_released);
+}
+
+asmlinkage __visible notrace void allocstat_lock_body_done(void)
+{
+	this_cpu_dec(inflight);
+}
+
+struct floor_direct {
+	void *func;
+	void (*tramp)(void);
+	struct ftrace_ops ops;
+	bool on;
+};
+
+static struct floor_direct directs[] = {
+	{ handle_mm_fault, allocstat_fault_tramp },
+	{ __mmap_lock_do_trace_start_locking, allocstat_lock_start_tramp },
+	{ __mmap_lock_do_trace_acquire_returned, allocstat_lock_acquire_tramp },
+	{ __mmap_lock_do_trace_released, allocstat_lock_released_tramp },
+};
+
+static int direct_register(struct floor_direct *d)
+{
+	int ret = ftrace_set_filter_ip(&d->ops, (unsigned long)d->func, 0, 0);
 
 	if (ret)
 		return ret;
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
-	ret = register_ftrace_direct_multi(&direct_ops, (unsigned long)floor_direct_tramp);
-#else
-	ret = register_ftrace_direct(&direct_ops, (unsigned long)floor_direct_tramp);
-#endif
+	ret = allocstat_register_ftrace_direct(&d->ops, (unsigned long)d->tramp);
 	if (ret)
-		ftrace_free_filter(&direct_ops);
-	direct_on = !ret;
-	pr_info("allocstat_floor: direct call on handle_mm_fault: %d\n", ret);
+		ftrace_free_filter(&d->ops);
+	d->on = !ret;
+	pr_info("allocstat_floor: direct call on %ps: %d\n", d->func, ret);
 	return ret;
 }
 
 static void direct_unregister(void)
 {
-	if (!direct_on)
-		return;
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
-	unregister_ftrace_direct_multi(&direct_ops, (unsigned long)floor_direct_tramp);
-	ftrace_free_filter(&direct_ops);
-#else
-	/* frees the filter too */
-	unregister_ftrace_direct(&direct_ops, (unsigned long)floor_direct_tramp, true);
-#endif
-	direct_on = false;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(directs); i++) {
+		if (!directs[i].on)
+			continue;
+		allocstat_unregister_ftrace_direct(&directs[i].ops, (unsigned long)directs[i].tramp);
+		directs[i].on = false;
+	}
+	/* as allocstat.ko's allocstat_direct_drain() */
+	synchronize_rcu_tasks_rude();
+	synchronize_rcu_tasks();
+	for (;;) {
+		long sum = 0;
+		int cpu;
+
+		for_each_possible_cpu(cpu)
+			sum += READ_ONCE(per_cpu(inflight, cpu));
+		if (sum <= 0)
+			break;
+		msleep(20);
+	}
+	synchronize_rcu_tasks();
 }
 
 static void x_kprobe(const char *sym)
@@ -211,10 +246,6 @@ static void x_kprobe(const char *sym)
 	x_kp_on[i] = !register_kprobe(&x_kps[i]);
 	pr_info("allocstat_floor: kprobe %s: %s\n", sym, x_kp_on[i] ? "on" : "absent");
 }
-
-static void tp_start(ALLOCSTAT_MMAP_LOCK_PROTO(bool write)) { }
-static void tp_acquire(ALLOCSTAT_MMAP_LOCK_PROTO(bool write, bool success)) { }
-static void tp_released(ALLOCSTAT_MMAP_LOCK_PROTO(bool write)) { }
 
 static void floor_exit(void)
 {
@@ -253,17 +284,24 @@ static int __init floor_init(void)
 	if (strcmp(zeroing_hook, "page") && strcmp(zeroing_hook, "entry") &&
 	    strcmp(zeroing_hook, "range"))
 		return -EINVAL;
-	if (strcmp(lock_hook, "tp") && strcmp(lock_hook, "rwsem"))
+	if (strcmp(lock_hook, "direct") && strcmp(lock_hook, "tp") && strcmp(lock_hook, "rwsem"))
 		return -EINVAL;
 	if (faults && !strcmp(fault_hook, "entry")) {
 		x_kprobe("handle_mm_fault");
 		faults = false;
 	}
 	if (faults && !strcmp(fault_hook, "direct")) {
-		ret = direct_register();
+		ret = direct_register(&directs[0]);
 		if (ret)
 			return ret;
 		faults = false;
+	}
+	/* then the tracepoints' empty probes below, which enable the calls */
+	for (i = lock_direct_released_only ? 3 : 1;
+	     mmap_lock && !strcmp(lock_hook, "direct") && i < ARRAY_SIZE(directs); i++) {
+		ret = direct_register(&directs[i]);
+		if (ret)
+			goto fail;
 	}
 	if (zeroing && !strcmp(zeroing_hook, "entry")) {
 		for (i = 0; i < ARRAY_SIZE(clear_page_syms); i++)
