@@ -114,7 +114,7 @@ for f in $(find /sys/module/$AS_MOD -type f); do
 	fi
 done
 ktap_print_msg "readable by uid $NOBODY:$readable"
-extra=$(echo $readable | tr ' ' '\n' | grep -vE '^(parameters/(max_tasks|hooks)|notes/\.note\.[A-Za-z.-]+|initstate|refcnt|coresize|initsize|taint|srcversion|version|uevent)$')
+extra=$(echo $readable | tr ' ' '\n' | grep -vE '^(parameters/(max_tasks|hooks|fault_hook|lock_hook)|notes/\.note\.[A-Za-z.-]+|initstate|refcnt|coresize|initsize|taint|srcversion|version|uevent)$')
 as_check "uid $NOBODY reads only module metadata there, no per-task data" -z "$extra"
 ktap_print_msg "kernel addresses in those files:${leak:- none}"
 as_check "no kernel address in the sysfs files uid $NOBODY can read" -z "$leak"
